@@ -22,7 +22,6 @@ _LANGUAGE = re.compile(r"[a-z]{2,3}")
 _EXTLANG = re.compile(r"[a-z]{3}")
 _SCRIPT = re.compile(r"[a-z]{4}")
 _REGION_ALPHA = re.compile(r"[a-z]{2}")
-_REGION_NUMERIC = re.compile(r"[0-9]{3}")
 _QVALUE = re.compile(r"q\s*=\s*([0-9](?:\.[0-9]{0,3})?)")
 
 #: Codes seen in the wild that are not the ISO 3166-1 code of the country meant.
@@ -64,12 +63,10 @@ def region_of_tag(tag: str) -> str | None:
         rest = rest[1:]
     if not rest:
         return None
-    if _REGION_ALPHA.fullmatch(rest[0]):
-        code = rest[0].upper()
-        return _REGION_ALIASES.get(code, code)
-    if _REGION_NUMERIC.fullmatch(rest[0]):
-        return None
-    return None
+    if not _REGION_ALPHA.fullmatch(rest[0]):
+        return None  # a variant, or a numeric M.49 area: no country
+    code = rest[0].upper()
+    return _REGION_ALIASES.get(code, code)
 
 
 def parse_accept_language(header: str | None) -> list[str]:
