@@ -1,0 +1,323 @@
+"""Crisis-language detector: pure, synchronous, no I/O after construction.
+
+Pipeline per message: normalise once (normalize.py) -> one trie regex over all trigger
+phrases (benign messages stop here) -> per-hit context rules (negation, idioms, who is
+the subject, support/news framing, past-with-recovery, hyperbole) -> message-level
+escalation on the Columbia ladder (time, method, preparation cues) -> Verdict with
+evidence spans mapped back to the original text.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from moderation.lexicon import Lexicon, Trigger, compile_list, load_all, trie_regex
+from moderation.normalize import normalize, normalize_mapped, span_to_original
+from moderation.verdict import CATEGORIES, NO_RISK, Evidence, Severity, Verdict
+
+DEFAULT_LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
+
+_SELF_KINDS = frozenset({"wish", "ideation", "intent", "act", "history", "prep"})
+_PAST_AWARE = frozenset({"wish", "ideation", "intent", "act", "history", "abuse"})
+_HYPERBOLE_CAPPED = frozenset({"wish", "ideation", "intent", "threat"})
+_SELF_CATS = frozenset({"self_harm_risk", "overdose_risk"})
+_WS = re.compile(r"\S+")
+_CONTACT_ROOMS_MEDIUM = frozenset({"youth"})
+_NEG_WINDOW = 4  # tokens before a trigger searched for a negation
+_SUBJ_WINDOW = 6  # tokens before a trigger searched for its grammatical subject
+
+
+@dataclass(slots=True)
+class _Hit:
+    trig: Trigger
+    start: int  # offsets into the view the trigger ran on
+    end: int
+    light: bool  # True when found on the light view (contact patterns)
+    severity: Severity
+
+
+@dataclass(slots=True)
+class _Ctx:
+    """Message-level cues, computed lazily only for messages that hit a trigger."""
+
+    support: bool
+    hyperbole: bool
+    fiction: bool
+    past: bool
+    recent: bool
+    recovery: bool
+    present: bool
+    time: bool
+    method: bool
+    prep: bool
+    hotline: bool
+
+
+class Detector:
+    """Classifies one chat message at a time; construct once, share freely (read-only)."""
+
+    def __init__(self, lexicon_dir: Path | None = None) -> None:
+        """Load and compile every lexicon; all file I/O happens here, never in classify."""
+        self.lexicon_dir = lexicon_dir or DEFAULT_LEXICON_DIR
+        self.lexicons: list[Lexicon] = load_all(self.lexicon_dir)
+        if not self.lexicons:
+            raise ValueError(f"no lexicons in {self.lexicon_dir}")
+        self.languages = tuple(sorted({lx.lang for lx in self.lexicons} - {"common"}))
+        self._tags: dict[str, Trigger] = {}
+        self._lang_of_tag: dict[str, str] = {}
+        deep_items: list[tuple[str, str, str]] = []
+        light_items: list[tuple[str, str, str]] = []
+        for lx in self.lexicons:
+            for ti, trig in enumerate(lx.triggers):
+                for pi, pat in enumerate(trig.patterns):
+                    tag = f"t_{lx.lang}_{ti}_{pi}"
+                    self._tags[tag] = trig
+                    items = light_items if trig.kind == "contact" else deep_items
+                    items.append((pat, tag, lx.lang))
+        self._deep_all = self._compile(deep_items, None)
+        self._light_all = self._compile(light_items, None)
+        self._deep_by_lang = {lg: self._compile(deep_items, lg) for lg in self.languages}
+        self._light_by_lang = {lg: self._compile(light_items, lg) for lg in self.languages}
+
+        cues: dict[str, list[str]] = {}
+        for lx in self.lexicons:
+            for kind, pats in lx.cues.items():
+                cues.setdefault(kind, []).extend(pats)
+        self._cue = {k: compile_list(v) for k, v in cues.items()}
+        self._cue_local_hi = {lx.lang for lx in self.lexicons if lx.lang == "hi"}
+
+    @staticmethod
+    def _compile(items: list[tuple[str, str, str]], lang: str | None) -> re.Pattern[str]:
+        keep = {lang, "en", "common"} if lang else None
+        chosen = [(p, t) for p, t, lg in items if keep is None or lg in keep]
+        if not chosen:
+            return re.compile(r"(?!x)x")
+        return re.compile(trie_regex(chosen))
+
+    def _cue_search(self, kind: str, text: str) -> bool:
+        rx = self._cue.get(kind)
+        return bool(rx and rx.search(text))
+
+    # ------------------------------------------------------------------ classify
+
+    def classify(self, text: str, *, room: str = "general", lang: str | None = None) -> Verdict:
+        """Return the verdict for one message. Pure: same input, same output."""
+        if not text:
+            return NO_RISK
+        lt, dp = normalize(text)
+        deep_rx = self._deep_by_lang.get(lang or "", self._deep_all)
+        light_rx = self._light_by_lang.get(lang or "", self._light_all)
+        if deep_rx.search(dp) is None and light_rx.search(lt) is None:
+            return NO_RISK
+        return self._classify_slow(text, room, deep_rx, light_rx)
+
+    def _classify_slow(
+        self, text: str, room: str, deep_rx: re.Pattern[str], light_rx: re.Pattern[str]
+    ) -> Verdict:
+        lt, lmap, dp, dmap = normalize_mapped(text)
+        hits: list[_Hit] = []
+        for m in deep_rx.finditer(dp):
+            trig = self._tags[m.lastgroup or ""]
+            hits.append(_Hit(trig, m.start(), m.end(), False, trig.severity))
+        for m in light_rx.finditer(lt):
+            trig = self._tags[m.lastgroup or ""]
+            hits.append(_Hit(trig, m.start(), m.end(), True, trig.severity))
+        if not hits:
+            return NO_RISK
+        ctx = self._context(dp, lt)
+        idiom_rx = self._cue.get("idiom")
+        idioms = [mm.span() for mm in idiom_rx.finditer(dp)] if idiom_rx else []
+
+        kept: list[_Hit] = []
+        low_signal = False
+        for h in hits:
+            verdict = self._judge(h, dp, lt, ctx, idioms, room)
+            if verdict is None:
+                continue
+            if verdict == Severity.LOW and h.trig.kind != "contact":
+                low_signal = True
+                continue
+            h.severity = verdict
+            kept.append(h)
+        self._escalate(kept, ctx)
+
+        if not kept:
+            return Verdict((), Severity.LOW, ()) if low_signal else NO_RISK
+        cats = {c for h in kept for c in h.trig.categories}
+        severity = max(h.severity for h in kept)
+        if low_signal:
+            severity = max(severity, Severity.LOW)
+        evidence: list[Evidence] = []
+        seen: set[tuple[int, int, str]] = set()
+        for h in sorted(kept, key=lambda x: x.start):
+            a, b = span_to_original(lmap if h.light else dmap, h.start, h.end)
+            for c in h.trig.categories:
+                if (a, b, c) not in seen:
+                    seen.add((a, b, c))
+                    evidence.append(Evidence(a, b, c))
+        return Verdict(tuple(c for c in CATEGORIES if c in cats), severity, tuple(evidence))
+
+    # ------------------------------------------------------------------ context
+
+    def _context(self, dp: str, lt: str) -> _Ctx:
+        s = self._cue_search
+        return _Ctx(
+            support=s("support", dp),
+            hyperbole=s("hyperbole", dp),
+            fiction=s("fiction", dp),
+            past=s("past", dp),
+            recent=s("recent", dp),
+            recovery=s("recovery", dp),
+            present=s("present", dp),
+            time=s("time", dp),
+            method=s("method", dp),
+            prep=s("prep", dp),
+            hotline=s("hotline", lt) or s("hotline", dp),
+        )
+
+    def _clause(self, text: str, start: int, end: int) -> tuple[int, int]:
+        """Bounds of the clause around [start, end): punctuation and 'but'-like words."""
+        rx = self._cue.get("clause_break")
+        if rx is None:
+            return 0, len(text)
+        a, b = 0, len(text)
+        for m in rx.finditer(text):
+            if m.end() <= start:
+                a = m.end()
+            elif m.start() >= end:
+                b = m.start()
+                break
+        return a, b
+
+    def _subject(self, before: str) -> str | None:
+        """Nearest person marker before the trigger inside its clause."""
+        toks = before.split()[-_SUBJ_WINDOW:]
+        for i in range(len(toks) - 1, -1, -1):
+            tail = " ".join(toks[i:])
+            for kind, name in (
+                ("first_person", "first"),
+                ("second_person", "second"),
+                ("third_person", "third"),
+            ):
+                rx = self._cue.get(kind)
+                if rx is not None and rx.match(tail) and _starts_token(rx, tail):
+                    return name
+        return None
+
+    def _judge(
+        self,
+        h: _Hit,
+        dp: str,
+        lt: str,
+        ctx: _Ctx,
+        idioms: list[tuple[int, int]],
+        room: str,
+    ) -> Severity | None:
+        """Severity for one hit after local context, or None when the hit is discarded."""
+        kind = h.trig.kind
+        if kind == "contact":
+            return self._judge_contact(h, lt, ctx, room)
+        if any(a < h.end and h.start < b for a, b in idioms):
+            return None
+        ca, cb = self._clause(dp, h.start, h.end)
+        before = dp[ca : h.start]
+        after = dp[h.end : cb]
+        neg_before = " ".join(before.split()[-_NEG_WINDOW:])
+        neg_rx = self._cue.get("negation")
+        if neg_rx is not None:
+            if neg_rx.search(neg_before):
+                return None
+            if h.trig.lang in self._cue_local_hi and neg_rx.search(
+                " ".join(after.split()[:3])
+            ):
+                return None
+        subj = self._subject(before)
+        sev = h.severity
+
+        if kind in _SELF_KINDS:
+            if subj == "second":
+                return None
+            if (ctx.support or ctx.fiction) and subj != "first":
+                return None
+        elif kind == "encourage":
+            reported = self._cue.get("reported")
+            if reported is not None and reported.search(before):
+                return None
+            if ctx.support:
+                return None
+        elif kind == "threat":
+            if ctx.fiction or (ctx.hyperbole and not ctx.method):
+                return None
+        elif kind in ("abuse", "grooming") and ctx.support and subj != "first":
+            return None
+
+        if kind in _PAST_AWARE:
+            clause = dp[ca:cb]
+            if kind in ("act", "history"):
+                distant = (ctx.past or ctx.recovery) and not ctx.recent
+            else:
+                distant = self._cue_search("past", clause) and not ctx.recent
+            if distant:
+                if ctx.present:
+                    sev = max(sev, Severity.HIGH)
+                else:
+                    return Severity.LOW
+            elif kind == "history" and ctx.recent:
+                sev = max(sev, Severity.HIGH)
+
+        if (
+            kind in _HYPERBOLE_CAPPED
+            and ctx.hyperbole
+            and not (ctx.method or ctx.time or ctx.prep)
+        ):
+            return Severity.LOW
+        return sev
+
+    def _judge_contact(self, h: _Hit, lt: str, ctx: _Ctx, room: str) -> Severity | None:
+        frag = lt[h.start : h.end]
+        if h.trig.id.endswith("phone"):
+            digits = sum(c.isdigit() for c in frag)
+            if not 7 <= digits <= 15 or ctx.hotline:
+                return None
+        return Severity.MEDIUM if room in _CONTACT_ROOMS_MEDIUM else Severity.LOW
+
+    def _escalate(self, kept: list[_Hit], ctx: _Ctx) -> None:
+        """Message-level Columbia escalation: plan, time and preparation raise severity."""
+        selfish = [
+            h for h in kept if h.trig.kind in _SELF_KINDS and _SELF_CATS & set(h.trig.categories)
+        ]
+        prep_hits = [h for h in selfish if h.trig.kind == "prep"]
+        other_self = [h for h in selfish if h.trig.kind != "prep"]
+        prep = ctx.prep or bool(prep_hits)
+        for h in selfish:
+            kind = h.trig.kind
+            if kind == "prep":
+                if other_self or ctx.time:
+                    h.severity = Severity.IMMINENT
+            elif kind == "wish":
+                if prep:
+                    h.severity = max(h.severity, Severity.IMMINENT if ctx.time else Severity.HIGH)
+                elif ctx.method:
+                    h.severity = max(h.severity, Severity.HIGH)
+            elif kind in ("ideation", "intent", "history"):
+                if h.severity >= Severity.HIGH and (ctx.time or prep):
+                    h.severity = Severity.IMMINENT
+                elif ctx.method or ctx.time:
+                    h.severity = max(h.severity, Severity.HIGH)
+        for h in kept:
+            if h.trig.kind == "threat" and h.severity >= Severity.HIGH and (ctx.method or ctx.time):
+                h.severity = Severity.IMMINENT
+
+
+def _starts_token(rx: re.Pattern[str], tail: str) -> bool:
+    m = rx.match(tail)
+    return m is not None and m.start() == 0
+
+
+@functools.cache
+def default_detector() -> Detector:
+    """Process-wide detector built from the bundled lexicons (compiled once)."""
+    return Detector()

@@ -1,0 +1,226 @@
+"""Loading the reviewable TOML lexicons and compiling them into fast regexes.
+
+Lexicons are data so clinicians and native speakers can review them without reading
+Python. Patterns are small regexes over the normalised text (see normalize.py): a literal
+space means optional whitespace and "(a|b)" groups are allowed. Hundreds of patterns are
+merged into one prefix trie per list, because Python's `re` tries alternatives one by one
+and a flat alternation of 500 phrases would cost hundreds of microseconds per message.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from moderation.normalize import normalize_pattern
+from moderation.verdict import CATEGORIES, Severity
+
+#: Kinds decide which context rules apply to a trigger (see detector.py).
+KINDS = frozenset(
+    {
+        "wish",  # passive ideation: wish to be dead, disappear
+        "ideation",  # active suicidal thoughts, self-harm urges
+        "intent",  # stated intent or plan
+        "act",  # an act done or in progress (took the pills, cut)
+        "history",  # attempt stated in the past tense; recency decides severity
+        "prep",  # preparatory acts and final goodbyes
+        "encourage",  # urging someone else to self-harm or die
+        "threat",  # harm to others
+        "abuse",  # being hurt or unsafe at home, now
+        "grooming",  # an adult seeking secrecy, images or meetings with a minor
+        "contact",  # moving a conversation off-platform
+    }
+)
+
+CUE_KINDS = (
+    "negation",
+    "first_person",
+    "second_person",
+    "third_person",
+    "support",
+    "reported",
+    "idiom",
+    "hyperbole",
+    "fiction",
+    "past",
+    "recent",
+    "recovery",
+    "present",
+    "time",
+    "method",
+    "prep",
+    "hotline",
+    "clause_break",
+    "generic",
+)
+
+# Word boundary that also understands Devanagari vowel signs (which `\b` does not).
+_WORDCH = r"[\w\u0900-\u097f]"
+BOUND_START = rf"(?<!{_WORDCH})"
+BOUND_END = rf"(?!{_WORDCH})"
+_META = set("\\.^$*+?{}[]|()")
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """One reviewed rule: a family of phrasings with a category and a base severity."""
+
+    id: str
+    lang: str
+    kind: str
+    categories: tuple[str, ...]
+    severity: Severity
+    patterns: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Lexicon:
+    """Everything loaded from one TOML file."""
+
+    lang: str
+    stopwords: tuple[str, ...] = ()
+    cues: dict[str, list[str]] = field(default_factory=dict)
+    triggers: list[Trigger] = field(default_factory=list)
+
+
+def _groups_non_capturing(p: str) -> str:
+    """Turn reviewer-friendly "(a|b)" into "(?:a|b)" so group numbers stay ours."""
+    out: list[str] = []
+    i = 0
+    while i < len(p):
+        c = p[i]
+        if c == "\\" and i + 1 < len(p):
+            out.append(p[i : i + 2])
+            i += 2
+            continue
+        if c == "(" and not p.startswith("(?", i):
+            out.append("(?:")
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def prepare(pattern: str, *, collapse: bool = True) -> str:
+    """Normalise one lexicon pattern into the regex source used at runtime.
+
+    Contact patterns run on the light view (digits and punctuation intact, no stretched
+    letter collapse), so they are prepared with `collapse=False`.
+    """
+    return _groups_non_capturing(normalize_pattern(pattern.strip(), collapse=collapse))
+
+
+def load_lexicon(path: Path) -> Lexicon:
+    """Parse and validate one lexicon file; raises ValueError with the file name on error."""
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    lang = str(data.get("lang", path.stem))
+    lex = Lexicon(lang=lang, stopwords=tuple(data.get("stopwords", ())))
+    for kind, items in data.get("cues", {}).items():
+        if kind not in CUE_KINDS:
+            raise ValueError(f"{path.name}: unknown cue list {kind!r}")
+        lex.cues[kind] = [prepare(p) for p in items]
+    for n, t in enumerate(data.get("trigger", [])):
+        tid = str(t.get("id", f"{lang}.{n}"))
+        kind = str(t.get("kind", ""))
+        if kind not in KINDS:
+            raise ValueError(f"{path.name}: trigger {tid}: unknown kind {kind!r}")
+        cats = t.get("categories", ())
+        if isinstance(cats, str):
+            cats = (cats,)
+        for c in cats:
+            if c not in CATEGORIES:
+                raise ValueError(f"{path.name}: trigger {tid}: unknown category {c!r}")
+        sev = Severity.from_label(str(t.get("severity", "medium")))
+        pats = tuple(prepare(p, collapse=kind != "contact") for p in t.get("patterns", ()))
+        for p in pats:
+            try:
+                re.compile(p)
+            except re.error as exc:
+                raise ValueError(f"{path.name}: trigger {tid}: bad pattern {p!r}: {exc}") from exc
+        lex.triggers.append(Trigger(tid, lang, kind, tuple(cats), sev, pats))
+    return lex
+
+
+def load_all(directory: Path) -> list[Lexicon]:
+    """Load every *.toml in a directory, sorted for deterministic rule order."""
+    return [load_lexicon(p) for p in sorted(directory.glob("*.toml"))]
+
+
+# --------------------------------------------------------------------------- trie regex
+
+
+def _literal_prefix(p: str) -> tuple[list[str], str]:
+    """Split a pattern into (literal tokens, rest) for trie factoring.
+
+    A token is one plain character or the optional-whitespace marker, so phrases that
+    share leading words share one trie path.
+    """
+    toks: list[str] = []
+    i = 0
+    ws = r"\s*"
+    while i < len(p):
+        if p.startswith(ws, i):
+            toks.append(ws)
+            i += len(ws)
+            continue
+        c = p[i]
+        if c in _META:
+            break
+        nxt = p[i + 1] if i + 1 < len(p) else ""
+        if nxt in ("?", "*", "+", "{"):
+            break
+        toks.append(c)
+        i += 1
+    return toks, p[i:]
+
+
+class _Node:
+    __slots__ = ("children", "leaves")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.leaves: list[str] = []
+
+
+def _emit(node: _Node) -> str:
+    alts = [
+        (tok if tok == r"\s*" else re.escape(tok)) + _emit(child)
+        for tok, child in sorted(node.children.items())
+    ]
+    alts.extend(node.leaves)
+    if len(alts) == 1:
+        return alts[0] if not node.leaves else f"(?:{alts[0]})"
+    return "(?:" + "|".join(alts) + ")"
+
+
+def trie_regex(items: Iterable[tuple[str, str | None]], *, bounded: bool = True) -> str:
+    """One regex for many patterns, factored by literal prefix.
+
+    Each item is (pattern source, tag); a tag becomes an empty named group placed after
+    the pattern so `match.lastgroup` tells which pattern matched.
+    """
+    root = _Node()
+    for pat, tag in items:
+        toks, rest = _literal_prefix(pat)
+        suffix = f"(?:{rest})" if rest else ""
+        if bounded:
+            suffix += BOUND_END
+        if tag is not None:
+            suffix += f"(?P<{tag}>)"
+        node = root
+        for tok in toks:
+            node = node.children.setdefault(tok, _Node())
+        node.leaves.append(suffix)
+    body = _emit(root)
+    return (BOUND_START + body) if bounded else body
+
+
+def compile_list(patterns: Sequence[str], *, bounded: bool = True) -> re.Pattern[str]:
+    """Compile a cue list into one trie regex (never matches when the list is empty)."""
+    if not patterns:
+        return re.compile(r"(?!x)x")
+    return re.compile(trie_regex(((p, None) for p in patterns), bounded=bounded))

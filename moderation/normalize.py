@@ -1,0 +1,196 @@
+"""One-pass text normalisation with an optional map back to original offsets.
+
+Evasion (homoglyphs, fullwidth, zero-width joiners, leetspeak, spaced or dotted letters,
+stretched letters) is undone here so the lexicons can be written as plain words. The fast
+path (no offset map) is used for every message; the mapped path only runs when a trigger
+fired and evidence spans are needed. Both paths must produce the same string.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+# Invisible characters used to split words past keyword filters; also variation selectors
+# and skin-tone modifiers so emoji compare equal.
+_INVISIBLE = [
+    0x00AD, 0x034F, 0x061C, 0x180E, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xFEFF,
+    *range(0x200B, 0x2010),
+    *range(0x202A, 0x202F),
+    *range(0xFE00, 0xFE10),
+    *range(0x1F3FB, 0x1F400),
+]
+
+# Apostrophes vanish so "I'm", "I\u2019m" and "Im" are the same token.
+_APOSTROPHES = "'\u2019\u2018\u02bc\u0060\u00b4\u2032"
+
+# Look-alike letters from other scripts (after casefold). Only scripts we do not support
+# as languages are folded, so this never damages Devanagari.
+_HOMOGLYPHS = {
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",  # noqa: RUF001
+    "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j",  # noqa: RUF001
+    "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w", "һ": "h", "ӏ": "l", "ո": "n", "ս": "u",  # noqa: RUF001
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o",  # noqa: RUF001
+    "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ς": "s", "ı": "i", "ɡ": "g",  # noqa: RUF001
+    "ɑ": "a", "ⅼ": "l",  # noqa: RUF001
+}
+
+# Emoji that carry meaning in crisis talk become words, padded with spaces.
+# Laughing faces become "lol" so the hyperbole cue sees them. Skull is left alone on
+# purpose: "💀" mostly means "I'm dead (laughing)".
+_EMOJI = {
+    "💊": "pills", "🔪": "knife", "🗡": "knife", "🔫": "gun", "🪢": "rope", "🪦": "grave",
+    "⚰": "coffin", "💉": "needle", "🩸": "blood", "🌉": "bridge", "🍺": "alcohol",
+    "🍷": "alcohol", "🥃": "alcohol", "🍾": "alcohol", "😂": "lol", "🤣": "lol",
+    "😹": "lol", "😆": "lol", "👋": "bye",
+}
+
+_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
+         "@": "a", "$": "s", "!": "i", "|": "l"}
+
+_L = r"[^\W\d_]"
+# Digits right after a letter, or symbols between letters, are leetspeak ("k1ll", "k!ll").
+# A digit after a space is a number ("3am", "30 pills") and is left alone.
+_LEET_RE = re.compile(r"(?<=[a-z])(?:[013457]|[@$!|](?=[a-z]))")
+# Runs of single letters split by spaces or symbols: "s u i c i d e", "k.i.l.l", "d*i*e".
+_SEP_RUN_RE = re.compile(
+    rf"(?<!{_L}){_L}(?:(?: |[.*_\-~+•·/|]{{1,2}}){_L}(?!{_L})){{2,}}"
+)
+# A symbol inside a word: "su*cide", "self-harm" -> "selfharm".
+_INNER_SYM_RE = re.compile(rf"(?<={_L})[*_~•·.\-+]+(?={_L})")
+# Stretched letters: "diiiie" -> "die". Patterns are collapsed the same way.
+_REPEAT_RE = re.compile(rf"({_L})\1+")
+# A literal space (with an optional quantifier) in a lexicon pattern.
+_SPACE_RE = re.compile(r" [?*+]?")
+
+
+def _char_out(cp: int) -> str:
+    ch = chr(cp)
+    s = ch.casefold()
+    s = unicodedata.normalize("NFKD", s)
+    s = "".join(c for c in s if not 0x300 <= ord(c) <= 0x36F)
+    return "".join(_HOMOGLYPHS.get(c, c) for c in s)
+
+
+class _Table(dict[int, str]):
+    """str.translate table that fills itself lazily for code points not seen yet."""
+
+    def __missing__(self, cp: int) -> str:
+        out = _char_out(cp)
+        self[cp] = out
+        return out
+
+
+def _build_table() -> _Table:
+    table = _Table()
+    for cp in range(0x250):
+        table[cp] = _char_out(cp)
+    for cp in range(0x900, 0x980):
+        table[cp] = _char_out(cp)
+    for cp in _INVISIBLE:
+        table[cp] = ""
+    for ch in _APOSTROPHES:
+        table[ord(ch)] = ""
+    for ch, word in _EMOJI.items():
+        table[ord(ch)] = f" {word} "
+    for ch, latin in _HOMOGLYPHS.items():
+        table[ord(ch)] = latin
+        table[ord(ch.upper())] = latin
+    return table
+
+
+TABLE = _build_table()
+
+
+def _sep_keep(text: str) -> list[int]:
+    """Letter positions to keep from a separated run, or all (no join) if too weak."""
+    letters = [i for i, c in enumerate(text) if c.isalpha()]
+    spaced_only = all(c == " " or c.isalpha() for c in text)
+    if spaced_only and len(letters) < 4:
+        return list(range(len(text)))  # "u r a": texting, not evasion
+    return letters
+
+
+def _leet_sub(m: re.Match[str]) -> str:
+    return _LEET[m.group()]
+
+
+def _sep_sub(m: re.Match[str]) -> str:
+    t = m.group()
+    return "".join(t[i] for i in _sep_keep(t))
+
+
+def light(text: str) -> str:
+    """Casefold/NFKD/homoglyph/invisible/emoji fold only; digits and punctuation intact."""
+    return text.translate(TABLE)
+
+
+def deep_from_light(s: str) -> str:
+    """Undo leetspeak, separated letters, inner symbols and stretched letters."""
+    s = _LEET_RE.sub(_leet_sub, s)
+    s = _SEP_RUN_RE.sub(_sep_sub, s)
+    s = _INNER_SYM_RE.sub("", s)
+    return _REPEAT_RE.sub(r"\1", s)
+
+
+def normalize(text: str) -> tuple[str, str]:
+    """(light, deep) views of a message, without offset maps (the hot path)."""
+    lt = light(text)
+    return lt, deep_from_light(lt)
+
+
+def _delete(
+    regex: re.Pattern[str], s: str, idx: list[int], keep: Callable[[str], list[int]]
+) -> tuple[str, list[int]]:
+    out: list[str] = []
+    out_idx: list[int] = []
+    pos = 0
+    for m in regex.finditer(s):
+        a, b = m.span()
+        out.append(s[pos:a])
+        out_idx.extend(idx[pos:a])
+        t = s[a:b]
+        for k in keep(t):
+            out.append(t[k])
+            out_idx.append(idx[a + k])
+        pos = b
+    out.append(s[pos:])
+    out_idx.extend(idx[pos:])
+    return "".join(out), out_idx
+
+
+def normalize_mapped(text: str) -> tuple[str, list[int], str, list[int]]:
+    """(light, light_map, deep, deep_map): map[i] is the original index of output char i."""
+    parts: list[str] = []
+    lmap: list[int] = []
+    for i, ch in enumerate(text):
+        out = TABLE[ord(ch)]
+        if out:
+            parts.append(out)
+            lmap.extend([i] * len(out))
+    lt = "".join(parts)
+    s = _LEET_RE.sub(_leet_sub, lt)  # one-for-one, offsets unchanged
+    s, dmap = _delete(_SEP_RUN_RE, s, lmap, _sep_keep)
+    s, dmap = _delete(_INNER_SYM_RE, s, dmap, lambda t: [])
+    s, dmap = _delete(_REPEAT_RE, s, dmap, lambda t: [0])
+    return lt, lmap, s, dmap
+
+
+def span_to_original(idx: list[int], start: int, end: int) -> tuple[int, int]:
+    """Map a [start, end) span of a normalised view back to the original text."""
+    if not idx or end <= start:
+        return (0, 0)
+    return idx[start], idx[end - 1] + 1
+
+
+def normalize_pattern(pattern: str, *, collapse: bool = True) -> str:
+    """Fold a lexicon pattern the way messages are folded (casefold, accents, stretch).
+
+    Leetspeak and separator joining are not applied: patterns are regexes and contain
+    digits and punctuation on purpose. A literal space means "optional whitespace".
+    """
+    s = pattern.translate(TABLE)
+    if collapse:
+        s = _REPEAT_RE.sub(r"\1", s)
+    return _SPACE_RE.sub(lambda _m: r"\s*", s)
