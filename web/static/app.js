@@ -552,8 +552,9 @@ function mergeMessages(room, messages, mode) {
     if (!msg || msg.id === undefined) continue;
     const id = String(msg.id);
     if (room.removed.has(id) || state.blocked.has(msg.from?.handle)) continue;
-    if (room.ids.has(id)) { unhold(room.ids.get(id)); continue; }
+    if (room.ids.has(id)) { canonical(room, id, msg); continue; }
     const li = renderMessage(room, msg);
+    li.dataset.canonical = "1";
     room.ids.set(id, li);
     frag.append(li);
     added += 1;
@@ -573,8 +574,16 @@ function mergeMessages(room, messages, mode) {
   return added;
 }
 
-function unhold(li) {
-  if (li.classList.contains("held")) setStatus(li, "", null);
+/** Replace our locally drawn copy with the server's version (cleaned text, cw, ts); clears "held". */
+function canonical(room, id, msg) {
+  const old = room.ids.get(id);
+  if (!old || old.dataset.canonical) return;
+  const li = renderMessage(room, msg);
+  li.dataset.canonical = "1";
+  const hadFocus = old.contains(document.activeElement);
+  old.replaceWith(li);
+  room.ids.set(id, li);
+  if (hadFocus) room.input.focus();
 }
 
 function onMessageEvent(msg) {
@@ -583,10 +592,11 @@ function onMessageEvent(msg) {
   const id = String(msg.id);
   room.lastId = msg.id;
   if (room.oldestId === null) room.oldestId = msg.id;
-  if (room.ids.has(id)) { unhold(room.ids.get(id)); return; }
+  if (room.ids.has(id)) { canonical(room, id, msg); return; }
   if (room.removed.has(id) || state.blocked.has(msg.from?.handle)) return;
   const stick = nearBottom(room);
   const li = renderMessage(room, msg);
+  li.dataset.canonical = "1";
   room.ids.set(id, li);
   room.list.append(li);
   room.typing.delete(msg.from?.handle);

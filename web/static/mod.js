@@ -338,7 +338,7 @@ function renderFlag(flag) {
     h("details", {},
       h("summary", {}, "Resolve and more actions"),
       h("div", { class: "action-grid" },
-        h("div", { class: "action" }, labelled("Outcome", outcome), labelled("Note (optional)", note), resolveBtn),
+        h("div", { class: "action" }, labelled("Outcome", outcome), labelled("Resolution note (optional)", note), resolveBtn),
         h("div", { class: "action" }, labelled("Check-in message", checkText), checkBtn),
         h("div", { class: "action" }, labelled("Mute for (minutes)", minutes), labelled("Reason (optional)", muteReason), muteBtn),
         h("div", { class: "action" }, labelled("Ban reason (required)", banReason), banBtn),
