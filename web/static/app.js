@@ -100,6 +100,8 @@ function showView(name) {
   show($("#banned-view"), name === "banned");
   show($("#logout-btn"), name === "chat");
   show($("#whoami"), name === "chat");
+  // The first-visit note belongs to the welcome screen; in the chat it would push the room down.
+  show($("#intro-note"), name === "auth" && storage.get(INTRO_KEY) !== "1");
 }
 
 function setupAuth() {
@@ -678,6 +680,13 @@ async function trySend(room, nonce) {
     if (err.code === "disconnected" || err.code === "timeout" || err.code === "unavailable") {
       setStatus(p.el, "Not sent yet. It will be sent when the connection is back.", "pending");
       if (err.code === "unavailable") setTimeout(() => trySend(room, nonce), 3000);
+      return;
+    }
+    if (err.code === "rate_limited") {
+      // Keep it and send it by itself when allowed: nothing the person wrote is lost.
+      const wait = Math.max(0.5, Number(err.retryAfter) || 1);
+      setStatus(p.el, `Slow mode: sending in ${Math.ceil(wait)} s…`, "pending");
+      setTimeout(() => { if (room.pending.has(nonce)) trySend(room, nonce); }, wait * 1000 + Math.random() * 300);
       return;
     }
     room.pending.delete(nonce);
