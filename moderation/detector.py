@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from moderation.lexicon import Lexicon, Trigger, compile_list, load_all, trie_regex
+from moderation.lexicon import Lexicon, Trigger, compile_list, load_all, tag_of, trie_regex
 from moderation.normalize import normalize, normalize_mapped, span_to_original
 from moderation.verdict import CATEGORIES, NO_RISK, Evidence, Severity, Verdict
 
@@ -44,6 +44,7 @@ class _Ctx:
     """Message-level cues, computed lazily only for messages that hit a trigger."""
 
     support: bool
+    generic: bool
     hyperbole: bool
     fiction: bool
     past: bool
@@ -82,12 +83,22 @@ class Detector:
         self._deep_by_lang = {lg: self._compile(deep_items, lg) for lg in self.languages}
         self._light_by_lang = {lg: self._compile(light_items, lg) for lg in self.languages}
 
-        cues: dict[str, list[str]] = {}
+        # Cues are scoped per trigger language (+ English + common): merged across all
+        # languages they collide ("mein" is German "my" but Hindi "in").
+        by_lang: dict[str, dict[str, list[str]]] = {}
         for lx in self.lexicons:
             for kind, pats in lx.cues.items():
-                cues.setdefault(kind, []).extend(pats)
-        self._cue = {k: compile_list(v) for k, v in cues.items()}
-        self._cue_local_hi = {lx.lang for lx in self.lexicons if lx.lang == "hi"}
+                by_lang.setdefault(lx.lang, {}).setdefault(kind, []).extend(pats)
+        self._cues: dict[str, dict[str, re.Pattern[str]]] = {}
+        for lg in (*self.languages, "common"):
+            scope = {lg, "en", "common"} if lg != "common" else set(by_lang)
+            merged: dict[str, list[str]] = {}
+            for src in sorted(scope):
+                for kind, pats in by_lang.get(src, {}).items():
+                    merged.setdefault(kind, []).extend(pats)
+            self._cues[lg] = {
+                k: compile_list(v, bounded=k != "clause_break") for k, v in merged.items()
+            }
 
     @staticmethod
     def _compile(items: list[tuple[str, str, str]], lang: str | None) -> re.Pattern[str]:
@@ -97,8 +108,9 @@ class Detector:
             return re.compile(r"(?!x)x")
         return re.compile(trie_regex(chosen))
 
-    def _cue_search(self, kind: str, text: str) -> bool:
-        rx = self._cue.get(kind)
+    @staticmethod
+    def _has(cues: dict[str, re.Pattern[str]], kind: str, text: str) -> bool:
+        rx = cues.get(kind)
         return bool(rx and rx.search(text))
 
     # ------------------------------------------------------------------ classify
@@ -120,21 +132,25 @@ class Detector:
         lt, lmap, dp, dmap = normalize_mapped(text)
         hits: list[_Hit] = []
         for m in deep_rx.finditer(dp):
-            trig = self._tags[m.lastgroup or ""]
+            trig = self._tags[tag_of(m.lastgroup)]
             hits.append(_Hit(trig, m.start(), m.end(), False, trig.severity))
         for m in light_rx.finditer(lt):
-            trig = self._tags[m.lastgroup or ""]
+            trig = self._tags[tag_of(m.lastgroup)]
             hits.append(_Hit(trig, m.start(), m.end(), True, trig.severity))
         if not hits:
             return NO_RISK
-        ctx = self._context(dp, lt)
-        idiom_rx = self._cue.get("idiom")
-        idioms = [mm.span() for mm in idiom_rx.finditer(dp)] if idiom_rx else []
-
+        ctxs: dict[str, tuple[_Ctx, list[tuple[int, int]]]] = {}
         kept: list[_Hit] = []
         low_signal = False
         for h in hits:
-            verdict = self._judge(h, dp, lt, ctx, idioms, room)
+            lang = h.trig.lang if h.trig.lang in self._cues else "common"
+            if lang not in ctxs:
+                cues = self._cues[lang]
+                idiom_rx = cues.get("idiom")
+                idioms = [mm.span() for mm in idiom_rx.finditer(dp)] if idiom_rx else []
+                ctxs[lang] = (self._context(cues, dp, lt), idioms)
+            ctx, idioms = ctxs[lang]
+            verdict = self._judge(h, self._cues[lang], dp, lt, ctx, idioms, room)
             if verdict is None:
                 continue
             if verdict == Severity.LOW and h.trig.kind != "contact":
@@ -142,7 +158,7 @@ class Detector:
                 continue
             h.severity = verdict
             kept.append(h)
-        self._escalate(kept, ctx)
+        self._escalate(kept, ctxs)
 
         if not kept:
             return Verdict((), Severity.LOW, ()) if low_signal else NO_RISK
@@ -162,11 +178,14 @@ class Detector:
 
     # ------------------------------------------------------------------ context
 
-    def _context(self, dp: str, lt: str) -> _Ctx:
-        s = self._cue_search
+    def _context(self, cues: dict[str, re.Pattern[str]], dp: str, lt: str) -> _Ctx:
+        def s(kind: str, text: str) -> bool:
+            return self._has(cues, kind, text)
+
         return _Ctx(
             support=s("support", dp),
-            hyperbole=s("hyperbole", dp),
+            generic=s("generic", dp),
+            hyperbole=s("hyperbole", dp) or s("hyperbole", lt),
             fiction=s("fiction", dp),
             past=s("past", dp),
             recent=s("recent", dp),
@@ -178,9 +197,12 @@ class Detector:
             hotline=s("hotline", lt) or s("hotline", dp),
         )
 
-    def _clause(self, text: str, start: int, end: int) -> tuple[int, int]:
+    @staticmethod
+    def _clause(
+        cues: dict[str, re.Pattern[str]], text: str, start: int, end: int
+    ) -> tuple[int, int]:
         """Bounds of the clause around [start, end): punctuation and 'but'-like words."""
-        rx = self._cue.get("clause_break")
+        rx = cues.get("clause_break")
         if rx is None:
             return 0, len(text)
         a, b = 0, len(text)
@@ -192,7 +214,8 @@ class Detector:
                 break
         return a, b
 
-    def _subject(self, before: str) -> str | None:
+    @staticmethod
+    def _subject(cues: dict[str, re.Pattern[str]], before: str) -> str | None:
         """Nearest person marker before the trigger inside its clause."""
         toks = before.split()[-_SUBJ_WINDOW:]
         for i in range(len(toks) - 1, -1, -1):
@@ -202,7 +225,7 @@ class Detector:
                 ("second_person", "second"),
                 ("third_person", "third"),
             ):
-                rx = self._cue.get(kind)
+                rx = cues.get(kind)
                 if rx is not None and rx.match(tail) and _starts_token(rx, tail):
                     return name
         return None
@@ -210,6 +233,7 @@ class Detector:
     def _judge(
         self,
         h: _Hit,
+        cues: dict[str, re.Pattern[str]],
         dp: str,
         lt: str,
         ctx: _Ctx,
@@ -222,28 +246,33 @@ class Detector:
             return self._judge_contact(h, lt, ctx, room)
         if any(a < h.end and h.start < b for a, b in idioms):
             return None
-        ca, cb = self._clause(dp, h.start, h.end)
+        ca, cb = self._clause(cues, dp, h.start, h.end)
         before = dp[ca : h.start]
         after = dp[h.end : cb]
         neg_before = " ".join(before.split()[-_NEG_WINDOW:])
-        neg_rx = self._cue.get("negation")
+        neg_rx = cues.get("negation")
         if neg_rx is not None:
             if neg_rx.search(neg_before):
                 return None
-            if h.trig.lang in self._cue_local_hi and neg_rx.search(
+            if h.trig.lang == "hi" and neg_rx.search(
                 " ".join(after.split()[:3])
             ):
                 return None
-        subj = self._subject(before)
+        subj = self._subject(cues, before)
         sev = h.severity
 
         if kind in _SELF_KINDS:
+            # Who is at risk: "you" talk is not a disclosure; a third person is (a friend
+            # at risk) unless the message is supportive or generic; no subject at all is
+            # the writer, unless the framing is generic (news, "if anyone ...").
             if subj == "second":
                 return None
-            if (ctx.support or ctx.fiction) and subj != "first":
+            if subj == "third" and (ctx.support or ctx.generic or ctx.fiction):
+                return None
+            if subj is None and (ctx.generic or ctx.fiction):
                 return None
         elif kind == "encourage":
-            reported = self._cue.get("reported")
+            reported = cues.get("reported")
             if reported is not None and reported.search(before):
                 return None
             if ctx.support:
@@ -251,7 +280,7 @@ class Detector:
         elif kind == "threat":
             if ctx.fiction or (ctx.hyperbole and not ctx.method):
                 return None
-        elif kind in ("abuse", "grooming") and ctx.support and subj != "first":
+        elif kind in ("abuse", "grooming") and (ctx.support or ctx.generic) and subj != "first":
             return None
 
         if kind in _PAST_AWARE:
@@ -259,7 +288,7 @@ class Detector:
             if kind in ("act", "history"):
                 distant = (ctx.past or ctx.recovery) and not ctx.recent
             else:
-                distant = self._cue_search("past", clause) and not ctx.recent
+                distant = self._has(cues, "past", clause) and not ctx.recent
             if distant:
                 if ctx.present:
                     sev = max(sev, Severity.HIGH)
@@ -284,8 +313,13 @@ class Detector:
                 return None
         return Severity.MEDIUM if room in _CONTACT_ROOMS_MEDIUM else Severity.LOW
 
-    def _escalate(self, kept: list[_Hit], ctx: _Ctx) -> None:
+    def _escalate(
+        self, kept: list[_Hit], ctxs: dict[str, tuple[_Ctx, list[tuple[int, int]]]]
+    ) -> None:
         """Message-level Columbia escalation: plan, time and preparation raise severity."""
+        if not kept:
+            return
+        ctx = _merge_ctx([c for c, _ in ctxs.values()])
         selfish = [
             h for h in kept if h.trig.kind in _SELF_KINDS and _SELF_CATS & set(h.trig.categories)
         ]
@@ -310,6 +344,14 @@ class Detector:
         for h in kept:
             if h.trig.kind == "threat" and h.severity >= Severity.HIGH and (ctx.method or ctx.time):
                 h.severity = Severity.IMMINENT
+
+
+def _merge_ctx(ctxs: list[_Ctx]) -> _Ctx:
+    """Any language's cue counts at message level (time, method, preparation)."""
+    base = ctxs[0]
+    if len(ctxs) == 1:
+        return base
+    return _Ctx(**{f: any(getattr(c, f) for c in ctxs) for f in _Ctx.__slots__})
 
 
 def _starts_token(rx: re.Pattern[str], tail: str) -> bool:

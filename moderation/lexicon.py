@@ -178,6 +178,73 @@ def _literal_prefix(p: str) -> tuple[list[str], str]:
     return toks, p[i:]
 
 
+def _close_paren(p: str, i: int) -> int:
+    """Index of the ")" closing the group opened at p[i], or -1."""
+    depth = 0
+    j = i
+    in_class = False
+    while j < len(p):
+        c = p[j]
+        if c == "\\":
+            j += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return j
+        j += 1
+    return -1
+
+
+def _split_top(inner: str) -> list[str] | None:
+    """Split a group body on top-level "|"; None when it has nested structure."""
+    if any(c in inner for c in "()[]"):
+        return None
+    return inner.split("|")
+
+
+def expand(p: str, budget: int = 64) -> list[str]:
+    """Multiply out leading groups of plain alternatives so the trie can factor them.
+
+    "(going to|gona) (kil myself|end it)" becomes four literal phrases; Python's `re`
+    then checks one character per branch instead of trying each phrase in turn.
+    """
+    toks, rest = _literal_prefix(p)
+    lit = "".join(toks)
+    if not rest.startswith("(?:"):
+        return [p]
+    end = _close_paren(rest, 0)
+    if end < 0:
+        return [p]
+    after = rest[end + 1 :]
+    optional = False
+    if after[:1] in ("*", "+", "{"):
+        return [p]
+    if after[:1] == "?":
+        if after[1:2] in ("?", "+"):
+            return [p]
+        optional = True
+        after = after[1:]
+    alts = _split_top(rest[3:end])
+    if alts is None or any(_literal_prefix(a)[1] for a in alts):
+        return [p]
+    if optional:
+        alts.append("")
+    if len(alts) > budget:
+        return [p]
+    out: list[str] = []
+    per = max(1, budget // len(alts))
+    for a in alts:
+        out.extend(expand(lit + a + after, per))
+    return out
+
+
 class _Node:
     __slots__ = ("children", "leaves")
 
@@ -201,10 +268,16 @@ def trie_regex(items: Iterable[tuple[str, str | None]], *, bounded: bool = True)
     """One regex for many patterns, factored by literal prefix.
 
     Each item is (pattern source, tag); a tag becomes an empty named group placed after
-    the pattern so `match.lastgroup` tells which pattern matched.
+    the pattern so `match.lastgroup` tells which pattern matched. Expanded variants get
+    "x<n>" appended; `tag_of` strips it again.
     """
     root = _Node()
-    for pat, tag in items:
+    flat = [
+        (e, None if tag is None else f"{tag}x{k}")
+        for pat, tag in items
+        for k, e in enumerate(expand(pat))
+    ]
+    for pat, tag in flat:
         toks, rest = _literal_prefix(pat)
         suffix = f"(?:{rest})" if rest else ""
         if bounded:
@@ -217,6 +290,11 @@ def trie_regex(items: Iterable[tuple[str, str | None]], *, bounded: bool = True)
         node.leaves.append(suffix)
     body = _emit(root)
     return (BOUND_START + body) if bounded else body
+
+
+def tag_of(group: str | None) -> str:
+    """The caller's tag for a `lastgroup` name produced by trie_regex."""
+    return (group or "").rsplit("x", 1)[0]
 
 
 def compile_list(patterns: Sequence[str], *, bounded: bool = True) -> re.Pattern[str]:

@@ -1,0 +1,99 @@
+"""Throughput and latency of the crisis detector on one core.
+
+Builds a realistic mix of ~200-character chat messages (about 92% benign small talk,
+support and idioms, 8% risk in several languages and coded forms) and reports
+messages/s plus p50/p99 per-message latency in microseconds.
+
+Usage: python bench/detector_bench.py [--messages N] [--seed S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+
+from moderation.detector import Detector
+
+BENIGN = [
+    "honestly today was better than yesterday, went for a walk with my dog and called my sister",
+    "does anyone have tips for sleeping after night shifts? melatonin does nothing for me anymore",
+    "my therapist suggested journaling and I was skeptical but it is actually helping a bit",
+    "this exam is killing me lol, three more chapters and then I can finally sleep",
+    "we killed it at the open mic last night, I was so nervous but everyone was kind",
+    "day 90 clean today. not easy but the meetings and this group keep me going, thank you all",
+    "anyone else get flashbacks when they hear fireworks? new year is always rough for me",
+    "kill the heat once the sauce thickens, then stir in the butter and lemon",
+    "I finally beat the final boss after like twenty tries, my hands are still shaking haha",
+    "if you are thinking about suicide please call or text 988, they really helped me once",
+    "mi terapeuta dice que tengo que poner límites con mi familia, alguien tiene experiencia?",
+    "hoje consegui sair de casa e ir ao mercado sozinha, pequeno passo mas fiquei feliz",
+    "je suis mort de rire devant cette vidéo, merci pour le partage ça m'a fait du bien",
+    "heute war ein guter Tag, ich war mit meiner Freundin spazieren und wir haben Eis gegessen",
+    "aaj ka din thoda behtar tha yaar, dost ke saath chai pi aur bahut baatein ki",
+    "आज मैंने योग किया और थोड़ा हल्का महसूस हुआ, सबको धन्यवाद इस ग्रुप के लिए",
+    "@sam thanks for checking in earlier, it meant a lot. coming out to my parents next week",
+    "my feet are killing me after that double shift, but the paycheck will help with rent",
+]
+RISK = [
+    "I can't do this anymore, I've been thinking about killing myself every night this week",
+    "took all my pills an hour ago, just wanted to say thank you to everyone here",
+    "honestly I wish I could go to sleep and not wake up, everything is so heavy right now",
+    "tonight is the night, I've written my letters. goodbye everyone",
+    "k1ll mys3lf is all i think about lately, nobody would even notice",
+    "you're pathetic, do everyone a favour and kys",
+    "add me on snap its lily_2009 we can talk there without mods",
+    "ya no quiero vivir, estoy cansada de todo y de todos",
+    "ich will nicht mehr leben, alles ist so sinnlos geworden",
+    "mujhe marna hai yaar, ab aur nahi hota",
+    "gonna take all these 💊 tonight",
+    "my stepdad hits me when he's drunk and I'm scared to go home",
+]
+
+
+def make_corpus(n: int, seed: int) -> list[str]:
+    """Messages padded to roughly 200 characters by joining sentences."""
+    rng = random.Random(seed)
+    out: list[str] = []
+    for _ in range(n):
+        risky = rng.random() < 0.08
+        parts = [rng.choice(RISK if risky else BENIGN)]
+        while sum(len(p) for p in parts) < 170:
+            parts.append(rng.choice(BENIGN))
+        rng.shuffle(parts)
+        out.append(" ".join(parts)[:240])
+    return out
+
+
+def main() -> None:
+    """Run the benchmark and print the figures."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--messages", type=int, default=50_000)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    det = Detector()
+    corpus = make_corpus(args.messages, args.seed)
+    for text in corpus[:2000]:  # warm caches (translate table, regex internals)
+        det.classify(text)
+    classify = det.classify
+    t0 = time.perf_counter()
+    for text in corpus:
+        classify(text)
+    elapsed = time.perf_counter() - t0
+    clock = time.perf_counter_ns
+    lat: list[float] = []
+    for text in corpus:
+        a = clock()
+        classify(text)
+        lat.append((clock() - a) / 1000)
+    lat.sort()
+    avg_len = statistics.mean(len(t) for t in corpus)
+    flagged = sum(classify(t).is_risk for t in corpus)
+    print(f"messages: {len(corpus)} (avg {avg_len:.0f} chars, {flagged} flagged as risk)")
+    print(f"throughput: {len(corpus) / elapsed:,.0f} messages/s on one core")
+    print(f"latency p50: {lat[len(lat) // 2]:.1f} us   p99: {lat[int(len(lat) * 0.99)]:.1f} us")
+
+
+if __name__ == "__main__":
+    main()
