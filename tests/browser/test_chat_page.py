@@ -43,7 +43,7 @@ def test_two_guests_chat_live_and_own_marked(node: Any, open_tab: Any) -> None:
     assert len(ids) == len(set(ids))
     # Presence shows the other person, and the live region announced the message.
     b.page.wait_for_function(
-        "document.querySelector('#live-polite').textContent.includes('hello from alder')")
+        "() => document.querySelector('#live-polite').textContent.includes('hello from alder')")
     assert a.errors == [] and b.errors == []
 
 
@@ -278,10 +278,11 @@ def test_keyboard_only_flow(node: Any, open_tab: Any) -> None:
         pytest.fail("Tab never reached the guest button")
     page.keyboard.press("Enter")
     page.wait_for_selector(".join-btn")
-    # Focus lands on the first joinable room; move with Tab to the next and back.
-    page.wait_for_function("document.activeElement.classList.contains('join-btn')")
+    # Focus lands on the first joinable room's button. (Predicates are arrow
+    # functions: a string expression would be eval'd, which the page's CSP forbids.)
+    page.wait_for_function("() => document.activeElement.classList.contains('join-btn')")
     page.keyboard.press("Enter")
-    page.wait_for_function("document.activeElement.tagName === 'TEXTAREA'")
+    page.wait_for_function("() => document.activeElement.tagName === 'TEXTAREA'")
     page.keyboard.type("typed with the keyboard only")
     page.keyboard.press("Enter")
     item = page.locator(".msg.own[data-id]", has_text="typed with the keyboard only")

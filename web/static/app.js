@@ -794,13 +794,14 @@ function setupDialog() {
 // ---------------------------------------------------------------- support, notices
 
 function onSupport(ev) {
-  const room = state.rooms.get(ev.room);
-  const slot = room && state.active === ev.room ? room.supportSlot : $("#global-support");
+  // Full width above the rooms, whatever room it came from: on a phone the
+  // card must not be squeezed into the conversation pane.
+  const slot = $("#global-support");
   clear(slot);
   const card = supportCard(ev, { onDismiss: dismissCard });
   slot.append(card);
-  card.scrollIntoView({ block: "nearest" });
-  card.focus();
+  card.focus({ preventScroll: true });
+  card.scrollIntoView({ block: "start" });
 }
 
 function addNotice(room, ev) {
