@@ -77,11 +77,13 @@ def main() -> None:
     for text in corpus[:2000]:  # warm caches (translate table, regex internals)
         det.classify(text)
     classify = det.classify
-    t0 = time.perf_counter()
+    # CPU time of this thread is what "one core" means; wall time is also printed
+    # because shared CI machines steal cycles.
+    w0, c0 = time.perf_counter(), time.thread_time()
     for text in corpus:
         classify(text)
-    elapsed = time.perf_counter() - t0
-    clock = time.perf_counter_ns
+    wall, cpu = time.perf_counter() - w0, time.thread_time() - c0
+    clock = time.thread_time_ns
     lat: list[float] = []
     for text in corpus:
         a = clock()
@@ -91,8 +93,10 @@ def main() -> None:
     avg_len = statistics.mean(len(t) for t in corpus)
     flagged = sum(classify(t).is_risk for t in corpus)
     print(f"messages: {len(corpus)} (avg {avg_len:.0f} chars, {flagged} flagged as risk)")
-    print(f"throughput: {len(corpus) / elapsed:,.0f} messages/s on one core")
-    print(f"latency p50: {lat[len(lat) // 2]:.1f} us   p99: {lat[int(len(lat) * 0.99)]:.1f} us")
+    print(f"throughput: {len(corpus) / cpu:,.0f} messages/s per CPU-second on one core")
+    print(f"            {len(corpus) / wall:,.0f} messages/s wall clock (includes other load)")
+    p50, p99 = lat[len(lat) // 2], lat[int(len(lat) * 0.99)]
+    print(f"latency (CPU) p50: {p50:.1f} us   p99: {p99:.1f} us")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from moderation.lexicon import Lexicon, Trigger, compile_list, load_all, tag_of, trie_regex
+from moderation.lexicon import Lexicon, Trigger, compile_list, load_all, tag_of, trie_regexes
 from moderation.normalize import normalize, normalize_mapped, span_to_original
 from moderation.verdict import CATEGORIES, NO_RISK, Evidence, Severity, Verdict
 
@@ -24,7 +24,10 @@ _SELF_KINDS = frozenset({"wish", "ideation", "intent", "act", "history", "prep"}
 _PAST_AWARE = frozenset({"wish", "ideation", "intent", "act", "history", "abuse"})
 _HYPERBOLE_CAPPED = frozenset({"wish", "ideation", "intent", "threat"})
 _SELF_CATS = frozenset({"self_harm_risk", "overdose_risk"})
-_WS = re.compile(r"\S+")
+# Structural contact patterns all need one of these characters (digits, @, :, =, /).
+_LIGHT_GATE = re.compile(
+    r"\d[\d \-.()]{5,}\d|@|[(\[](?:at|dot)[)\]]| dot |\.(?:me|gg|com)\b|[:=]"
+)
 _CONTACT_ROOMS_MEDIUM = frozenset({"youth"})
 _NEG_WINDOW = 4  # tokens before a trigger searched for a negation
 _SUBJ_WINDOW = 6  # tokens before a trigger searched for its grammatical subject
@@ -39,22 +42,41 @@ class _Hit:
     severity: Severity
 
 
-@dataclass(slots=True)
 class _Ctx:
-    """Message-level cues, computed lazily only for messages that hit a trigger."""
+    """Message-level cues, each searched lazily (most hits need only a few of them)."""
 
-    support: bool
-    generic: bool
-    hyperbole: bool
-    fiction: bool
-    past: bool
-    recent: bool
-    recovery: bool
-    present: bool
-    time: bool
-    method: bool
-    prep: bool
-    hotline: bool
+    __slots__ = ("_cache", "_cues", "_dp", "_lt")
+
+    def __init__(self, cues: dict[str, re.Pattern[str]], dp: str, lt: str) -> None:
+        self._cues = cues
+        self._dp = dp
+        self._lt = lt
+        self._cache: dict[str, bool] = {}
+
+    def __getattr__(self, kind: str) -> bool:
+        # Only called for names that are not slots: the cue kinds.
+        try:
+            return self._cache[kind]
+        except KeyError:
+            pass
+        rx = self._cues.get(kind)
+        found = bool(rx and rx.search(self._dp))
+        if not found and rx is not None and kind in ("hyperbole", "hotline"):
+            found = rx.search(self._lt) is not None  # "kkkk", raw digits
+        self._cache[kind] = found
+        return found
+
+
+class _AnyCtx:
+    """A cue counts at message level if any trigger language's cue list found it."""
+
+    __slots__ = ("_ctxs",)
+
+    def __init__(self, ctxs: list[_Ctx]) -> None:
+        self._ctxs = ctxs
+
+    def __getattr__(self, kind: str) -> bool:
+        return any(getattr(c, kind) for c in self._ctxs)
 
 
 class Detector:
@@ -76,7 +98,8 @@ class Detector:
                 for pi, pat in enumerate(trig.patterns):
                     tag = f"t_{lx.lang}_{ti}_{pi}"
                     self._tags[tag] = trig
-                    items = light_items if trig.kind == "contact" else deep_items
+                    light = trig.kind == "contact" and lx.lang == "common"
+                    items = light_items if light else deep_items
                     items.append((pat, tag, lx.lang))
         self._deep_all = self._compile(deep_items, None)
         self._light_all = self._compile(light_items, None)
@@ -101,12 +124,10 @@ class Detector:
             }
 
     @staticmethod
-    def _compile(items: list[tuple[str, str, str]], lang: str | None) -> re.Pattern[str]:
+    def _compile(items: list[tuple[str, str, str]], lang: str | None) -> list[re.Pattern[str]]:
         keep = {lang, "en", "common"} if lang else None
         chosen = [(p, t) for p, t, lg in items if keep is None or lg in keep]
-        if not chosen:
-            return re.compile(r"(?!x)x")
-        return re.compile(trie_regex(chosen))
+        return [re.compile(src) for src in trie_regexes(chosen)] if chosen else []
 
     @staticmethod
     def _has(cues: dict[str, re.Pattern[str]], kind: str, text: str) -> bool:
@@ -122,21 +143,33 @@ class Detector:
         lt, dp = normalize(text)
         deep_rx = self._deep_by_lang.get(lang or "", self._deep_all)
         light_rx = self._light_by_lang.get(lang or "", self._light_all)
-        if deep_rx.search(dp) is None and light_rx.search(lt) is None:
-            return NO_RISK
-        return self._classify_slow(text, room, deep_rx, light_rx)
+        for rx in deep_rx:
+            if rx.search(dp) is not None:
+                return self._classify_slow(text, room, deep_rx, light_rx)
+        if _LIGHT_GATE.search(lt) is not None:
+            for rx in light_rx:
+                if rx.search(lt) is not None:
+                    return self._classify_slow(text, room, deep_rx, light_rx)
+        return NO_RISK
 
     def _classify_slow(
-        self, text: str, room: str, deep_rx: re.Pattern[str], light_rx: re.Pattern[str]
+        self,
+        text: str,
+        room: str,
+        deep_rx: list[re.Pattern[str]],
+        light_rx: list[re.Pattern[str]],
     ) -> Verdict:
         lt, lmap, dp, dmap = normalize_mapped(text)
         hits: list[_Hit] = []
-        for m in deep_rx.finditer(dp):
-            trig = self._tags[tag_of(m.lastgroup)]
-            hits.append(_Hit(trig, m.start(), m.end(), False, trig.severity))
-        for m in light_rx.finditer(lt):
-            trig = self._tags[tag_of(m.lastgroup)]
-            hits.append(_Hit(trig, m.start(), m.end(), True, trig.severity))
+        for rx in deep_rx:
+            for m in rx.finditer(dp):
+                trig = self._tags[tag_of(m.lastgroup)]
+                hits.append(_Hit(trig, m.start(), m.end(), False, trig.severity))
+        if _LIGHT_GATE.search(lt) is not None:
+            for rx in light_rx:
+                for m in rx.finditer(lt):
+                    trig = self._tags[tag_of(m.lastgroup)]
+                    hits.append(_Hit(trig, m.start(), m.end(), True, trig.severity))
         if not hits:
             return NO_RISK
         ctxs: dict[str, tuple[_Ctx, list[tuple[int, int]]]] = {}
@@ -148,7 +181,7 @@ class Detector:
                 cues = self._cues[lang]
                 idiom_rx = cues.get("idiom")
                 idioms = [mm.span() for mm in idiom_rx.finditer(dp)] if idiom_rx else []
-                ctxs[lang] = (self._context(cues, dp, lt), idioms)
+                ctxs[lang] = (_Ctx(cues, dp, lt), idioms)
             ctx, idioms = ctxs[lang]
             verdict = self._judge(h, self._cues[lang], dp, lt, ctx, idioms, room)
             if verdict is None:
@@ -177,25 +210,6 @@ class Detector:
         return Verdict(tuple(c for c in CATEGORIES if c in cats), severity, tuple(evidence))
 
     # ------------------------------------------------------------------ context
-
-    def _context(self, cues: dict[str, re.Pattern[str]], dp: str, lt: str) -> _Ctx:
-        def s(kind: str, text: str) -> bool:
-            return self._has(cues, kind, text)
-
-        return _Ctx(
-            support=s("support", dp),
-            generic=s("generic", dp),
-            hyperbole=s("hyperbole", dp) or s("hyperbole", lt),
-            fiction=s("fiction", dp),
-            past=s("past", dp),
-            recent=s("recent", dp),
-            recovery=s("recovery", dp),
-            present=s("present", dp),
-            time=s("time", dp),
-            method=s("method", dp),
-            prep=s("prep", dp),
-            hotline=s("hotline", lt) or s("hotline", dp),
-        )
 
     @staticmethod
     def _clause(
@@ -319,7 +333,7 @@ class Detector:
         """Message-level Columbia escalation: plan, time and preparation raise severity."""
         if not kept:
             return
-        ctx = _merge_ctx([c for c, _ in ctxs.values()])
+        ctx = _AnyCtx([c for c, _ in ctxs.values()])
         selfish = [
             h for h in kept if h.trig.kind in _SELF_KINDS and _SELF_CATS & set(h.trig.categories)
         ]
@@ -344,14 +358,6 @@ class Detector:
         for h in kept:
             if h.trig.kind == "threat" and h.severity >= Severity.HIGH and (ctx.method or ctx.time):
                 h.severity = Severity.IMMINENT
-
-
-def _merge_ctx(ctxs: list[_Ctx]) -> _Ctx:
-    """Any language's cue counts at message level (time, method, preparation)."""
-    base = ctxs[0]
-    if len(ctxs) == 1:
-        return base
-    return _Ctx(**{f: any(getattr(c, f) for c in ctxs) for f in _Ctx.__slots__})
 
 
 def _starts_token(rx: re.Pattern[str], tail: str) -> bool:

@@ -90,13 +90,20 @@ def _groups_non_capturing(p: str) -> str:
     """Turn reviewer-friendly "(a|b)" into "(?:a|b)" so group numbers stay ours."""
     out: list[str] = []
     i = 0
+    in_class = False
     while i < len(p):
         c = p[i]
         if c == "\\" and i + 1 < len(p):
             out.append(p[i : i + 2])
             i += 2
             continue
-        if c == "(" and not p.startswith("(?", i):
+        if in_class:
+            in_class = c != "]"
+            out.append(c)
+        elif c == "[":
+            in_class = True
+            out.append(c)
+        elif c == "(" and not p.startswith("(?", i):
             out.append("(?:")
         else:
             out.append(c)
@@ -135,7 +142,10 @@ def load_lexicon(path: Path) -> Lexicon:
             if c not in CATEGORIES:
                 raise ValueError(f"{path.name}: trigger {tid}: unknown category {c!r}")
         sev = Severity.from_label(str(t.get("severity", "medium")))
-        pats = tuple(prepare(p, collapse=kind != "contact") for p in t.get("patterns", ()))
+        # Structural contact patterns (common.toml: digits, @, links) see the light view
+        # without stretched-letter collapse; phrase patterns are collapsed like the rest.
+        light = kind == "contact" and lang == "common"
+        pats = tuple(prepare(p, collapse=not light) for p in t.get("patterns", ()))
         for p in pats:
             try:
                 re.compile(p)
@@ -215,6 +225,8 @@ def expand(p: str, budget: int = 64) -> list[str]:
     "(going to|gona) (kil myself|end it)" becomes four literal phrases; Python's `re`
     then checks one character per branch instead of trying each phrase in turn.
     """
+    if p.startswith(r"\d+"):  # "20 pills": one branch per leading digit
+        return [f"{i}\\d*{p[3:]}" for i in range(10)]
     toks, rest = _literal_prefix(p)
     lit = "".join(toks)
     if not rest.startswith("(?:"):
@@ -264,19 +276,16 @@ def _emit(node: _Node) -> str:
     return "(?:" + "|".join(alts) + ")"
 
 
-def trie_regex(items: Iterable[tuple[str, str | None]], *, bounded: bool = True) -> str:
-    """One regex for many patterns, factored by literal prefix.
-
-    Each item is (pattern source, tag); a tag becomes an empty named group placed after
-    the pattern so `match.lastgroup` tells which pattern matched. Expanded variants get
-    "x<n>" appended; `tag_of` strips it again.
-    """
-    root = _Node()
-    flat = [
+def _flatten(items: Iterable[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    return [
         (e, None if tag is None else f"{tag}x{k}")
         for pat, tag in items
         for k, e in enumerate(expand(pat))
     ]
+
+
+def _build(flat: list[tuple[str, str | None]], bounded: bool) -> _Node:
+    root = _Node()
     for pat, tag in flat:
         toks, rest = _literal_prefix(pat)
         suffix = f"(?:{rest})" if rest else ""
@@ -288,8 +297,45 @@ def trie_regex(items: Iterable[tuple[str, str | None]], *, bounded: bool = True)
         for tok in toks:
             node = node.children.setdefault(tok, _Node())
         node.leaves.append(suffix)
-    body = _emit(root)
-    return (BOUND_START + body) if bounded else body
+    return root
+
+
+def trie_regexes(items: Iterable[tuple[str, str | None]], *, bounded: bool = True) -> list[str]:
+    """Regexes for many patterns, factored by literal prefix (one or two sources).
+
+    Each item is (pattern source, tag); a tag becomes an empty named group placed after
+    the pattern so `match.lastgroup` tells which pattern matched. Expanded variants get
+    "x<n>" appended; `tag_of` strips it again.
+
+    The first regex holds every pattern that starts with a literal character. Its top
+    level is a branch of literals with the word-boundary check placed AFTER the first
+    character, which lets `re` use its first-character skip loop in C instead of
+    running the matcher at every position. Patterns starting with a class or a group
+    go to a second, small regex.
+    """
+    flat = _flatten(items)
+    lit = [(p, t) for p, t in flat if _literal_prefix(p)[0][:1] not in ([], [r"\s*"])]
+    misc = [(p, t) for p, t in flat if (p, t) not in set(lit)]
+    out: list[str] = []
+    if lit:
+        root = _build(lit, bounded)
+        alts = []
+        for tok, child in sorted(root.children.items()):
+            guard = rf"(?<!{_WORDCH}.)" if bounded else ""
+            alts.append(re.escape(tok) + guard + _emit(child))
+        out.append("(?:" + "|".join(alts) + ")")
+    if misc:
+        body = _emit(_build(misc, bounded))
+        out.append((BOUND_START + body) if bounded else body)
+    return out
+
+
+def trie_regex(items: Iterable[tuple[str, str | None]], *, bounded: bool = True) -> str:
+    """All patterns in one regex source (see trie_regexes for the fast split form)."""
+    parts = trie_regexes(items, bounded=bounded)
+    if len(parts) == 1:
+        return parts[0]
+    return "(?:" + "|".join(parts) + ")"
 
 
 def tag_of(group: str | None) -> str:

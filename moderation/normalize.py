@@ -50,19 +50,25 @@ _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
          "@": "a", "$": "s", "!": "i", "|": "l"}
 
 _L = r"[^\W\d_]"
+_SEP = r"[ .*_\-~+•·/|]"
+# Regexes below start with a character class where possible so `re` can skip ahead
+# quickly; lookbehinds come after the first consumed character.
 # Digits right after a letter, or symbols between letters, are leetspeak ("k1ll", "k!ll").
 # A digit after a space is a number ("3am", "30 pills") and is left alone.
-_LEET_RE = re.compile(r"(?<=[a-z])(?:[013457]|[@$!|](?=[a-z]))")
+_LEET_RE = re.compile(r"[013457@$!|](?<=[a-z].)(?:(?<=[013457])|(?=[a-z]))")
 # Runs of single letters split by spaces or symbols: "s u i c i d e", "k.i.l.l", "d*i*e".
 _SEP_RUN_RE = re.compile(
     rf"(?<!{_L}){_L}(?:(?: |[.*_\-~+•·/|]{{1,2}}){_L}(?!{_L})){{2,}}"
 )
+# Cheap gate for the above: two single letters in a row between separators.
+_SEP_GATE_RE = re.compile(rf"{_SEP}{{1,2}}{_L}{_SEP}{{1,2}}{_L}(?:{_SEP}|$)(?<!{_L}{_L}{_SEP})")
 # A symbol inside a word: "su*cide", "self-harm" -> "selfharm".
-_INNER_SYM_RE = re.compile(rf"(?<={_L})[*_~•·.\-+]+(?={_L})")
-# Stretched letters: "diiiie" -> "die". Patterns are collapsed the same way.
-_REPEAT_RE = re.compile(rf"({_L})\1+")
-# A literal space (with an optional quantifier) in a lexicon pattern.
-_SPACE_RE = re.compile(r" [?*+]?")
+_INNER_SYM_RE = re.compile(r"[*_~•·.\-+](?<=[a-z].)[*_~•·.\-+]*(?=[a-z])")
+# Stretched letters: "diiiie" -> "die". Patterns are collapsed the same way. ASCII only:
+# after folding, that is where evasion lives, and the narrow class is much faster.
+_REPEAT_RE = re.compile(r"([a-z])\1+")
+# Same result, faster for the hot path: drop every letter that equals the next one.
+_REPEAT_FAST_RE = re.compile(r"([a-z])(?=\1)")
 
 
 def _char_out(cp: int) -> str:
@@ -129,9 +135,10 @@ def light(text: str) -> str:
 def deep_from_light(s: str) -> str:
     """Undo leetspeak, separated letters, inner symbols and stretched letters."""
     s = _LEET_RE.sub(_leet_sub, s)
-    s = _SEP_RUN_RE.sub(_sep_sub, s)
+    if _SEP_GATE_RE.search(s):
+        s = _SEP_RUN_RE.sub(_sep_sub, s)
     s = _INNER_SYM_RE.sub("", s)
-    return _REPEAT_RE.sub(r"\1", s)
+    return _REPEAT_FAST_RE.sub("", s)
 
 
 def normalize(text: str) -> tuple[str, str]:
@@ -162,16 +169,23 @@ def _delete(
 
 def normalize_mapped(text: str) -> tuple[str, list[int], str, list[int]]:
     """(light, light_map, deep, deep_map): map[i] is the original index of output char i."""
-    parts: list[str] = []
-    lmap: list[int] = []
-    for i, ch in enumerate(text):
-        out = TABLE[ord(ch)]
-        if out:
-            parts.append(out)
-            lmap.extend([i] * len(out))
-    lt = "".join(parts)
+    if text.isascii() and "'" not in text and "`" not in text:
+        # Every other ASCII character folds to exactly one character: identity map.
+        lt = text.translate(TABLE)
+        lmap = list(range(len(text)))
+    else:
+        parts: list[str] = []
+        lmap = []
+        for i, ch in enumerate(text):
+            out = TABLE[ord(ch)]
+            if out:
+                parts.append(out)
+                lmap.extend([i] * len(out))
+        lt = "".join(parts)
     s = _LEET_RE.sub(_leet_sub, lt)  # one-for-one, offsets unchanged
-    s, dmap = _delete(_SEP_RUN_RE, s, lmap, _sep_keep)
+    dmap = lmap
+    if _SEP_GATE_RE.search(s):
+        s, dmap = _delete(_SEP_RUN_RE, s, dmap, _sep_keep)
     s, dmap = _delete(_INNER_SYM_RE, s, dmap, lambda t: [])
     s, dmap = _delete(_REPEAT_RE, s, dmap, lambda t: [0])
     return lt, lmap, s, dmap
@@ -193,4 +207,26 @@ def normalize_pattern(pattern: str, *, collapse: bool = True) -> str:
     s = pattern.translate(TABLE)
     if collapse:
         s = _REPEAT_RE.sub(r"\1", s)
-    return _SPACE_RE.sub(lambda _m: r"\s*", s)
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(s):  # spaces inside [...] stay literal spaces
+        c = s[i]
+        if c == "\\":
+            out.append(s[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+            out.append(c)
+        elif c == "[":
+            in_class = True
+            out.append(c)
+        elif c == " ":
+            out.append(r"\s*")
+            if s[i + 1 : i + 2] in ("?", "*", "+"):
+                i += 1
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
