@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from .axe import axe_path, run_axe
-from .conftest import (
+from .pages import (
     inject_frames,
     join_as_guest,
     message_ids,
@@ -383,3 +383,28 @@ def test_unauthorized_close_returns_to_login(node: Any, open_tab: Any) -> None:
     handle["route"].close(code=4001, reason="no hello")
     a.page.locator("#auth-view").wait_for()
     assert "session has ended" in a.page.locator("#auth-message").inner_text()
+
+
+def test_report_dialog_keyboard_and_focus_return(node: Any, open_tab: Any) -> None:
+    a = open_tab(node.url + "/")
+    b = open_tab(node.url + "/")
+    join_as_guest(a, node.url)
+    join_as_guest(b, node.url)
+    send(a, "general", "something to report")
+    item = wait_for_text(b, "general", "something to report").first
+    more = item.locator(".msg-more")
+    assert (more.get_attribute("aria-label") or "").startswith("Report or block")
+    more.focus()
+    b.page.keyboard.press("Enter")
+    dialog = b.page.locator("#msg-dialog")
+    dialog.wait_for()
+    assert b.page.evaluate("() => document.activeElement.id") == "report-reason"
+    b.page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
+    assert b.page.evaluate("() => document.activeElement.classList.contains('msg-more')")
+    more.press("Enter")
+    b.page.keyboard.press("Tab")  # reason select -> note
+    b.page.keyboard.type("please check")
+    b.page.keyboard.press("Tab")  # -> Report button
+    b.page.keyboard.press("Enter")
+    b.page.locator(".notice", has_text="Moderators will look").wait_for()

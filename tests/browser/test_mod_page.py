@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from .axe import axe_path, run_axe
-from .conftest import (
+from .pages import (
     inject_frames,
     join_as_guest,
     make_user,
