@@ -34,6 +34,7 @@ import random
 import select
 import sys
 import time
+import zlib
 from array import array
 from collections import Counter
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 SUBPROTOCOL = "peerchat.v1"
 HOST = "127.0.0.1"  # the only address this tool ever connects to
 MAX_HEADER = 65536
+# What browsers offer. The client accepts compressed frames and sends uncompressed
+# ones (RFC 7692 lets a sender leave any message uncompressed).
+DEFLATE_OFFER = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
 VALIDATE_EVERY = 997  # parse one message event in this many in full
 
 
@@ -69,6 +73,7 @@ class Spec:
     setup_retries: int = 2  # reconnects after a failed handshake, hello or join
     handle: str = "bench"
     run_id: str = "r"
+    deflate: bool = False  # offer permessage-deflate, as browsers do
 
     @classmethod
     def from_json(cls, text: str) -> Spec:
@@ -119,6 +124,9 @@ class Client(asyncio.Protocol):
         self.hbuf = bytearray()
         self.buf = bytearray()
         self.frag: bytearray | None = None
+        self.frag_compressed = False
+        self.inflater: Any = None  # zlib decompressor once permessage-deflate is agreed
+        self.inflate_reset = False
         self.key = base64.b64encode(random.randbytes(16)).decode()
         self.handshake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -135,6 +143,7 @@ class Client(asyncio.Protocol):
         req = (f"GET /ws HTTP/1.1\r\nHost: {HOST}:{self.port}\r\nUpgrade: websocket\r\n"
                f"Connection: Upgrade\r\nSec-WebSocket-Key: {self.key}\r\n"
                f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {SUBPROTOCOL}\r\n"
+               f"{DEFLATE_OFFER if self.w.spec.deflate else ''}"
                "User-Agent: peerchat-bench\r\n\r\n")
         transport.write(req.encode())
 
@@ -205,11 +214,15 @@ class Client(asyncio.Protocol):
                            ^ int.from_bytes(keystream, "big")).to_bytes(ln, "big")
             pos = end
             if b0 & 0x70:
-                self._fail("reserved bits set (no extension was negotiated)")
-                return
+                if b0 & 0x70 != 0x40 or self.inflater is None:
+                    self._fail("reserved bits set (no extension was negotiated)")
+                    return
+                self.frag_compressed = True  # RSV1: permessage-deflate, on a message's first frame
             opcode = b0 & 0x0F
             fin = b0 & 0x80
             if opcode == 1 and fin:
+                if self.frag_compressed:
+                    payload = self._inflate(payload)
                 self._on_text(payload, now)
             elif opcode == 1 or opcode == 2:
                 self.frag = bytearray(payload) if opcode == 1 else None
@@ -221,6 +234,8 @@ class Client(asyncio.Protocol):
                     if fin:
                         whole = bytes(self.frag)
                         self.frag = None
+                        if self.frag_compressed:
+                            whole = self._inflate(whole)
                         self._on_text(whole, now)
             elif opcode == 9:
                 self._write(10, payload)
@@ -254,9 +269,23 @@ class Client(asyncio.Protocol):
             return "bad Sec-WebSocket-Accept"
         if headers.get("sec-websocket-protocol") != SUBPROTOCOL:
             return "subprotocol peerchat.v1 not selected"
-        if headers.get("sec-websocket-extensions"):
-            return "server chose an extension the client did not offer"
+        ext = headers.get("sec-websocket-extensions", "")
+        if ext:
+            params = [p.strip() for p in ext.split(";")]
+            if not self.w.spec.deflate or params[0] != "permessage-deflate":
+                return "server chose an extension the client did not offer"
+            self.inflate_reset = "server_no_context_takeover" in params
+            self.inflater = zlib.decompressobj(-15)
+            self.w.deflate_conns += 1
         return None
+
+    def _inflate(self, data: bytes) -> bytes:
+        assert self.inflater is not None
+        out = self.inflater.decompress(data + b"\x00\x00\xff\xff")
+        if self.inflate_reset:
+            self.inflater = zlib.decompressobj(-15)
+        self.frag_compressed = False
+        return out
 
     def _fail(self, why: str) -> None:
         err = SetupError(why)
@@ -455,6 +484,7 @@ class Worker:
         self.last_delivery_ns = 0
         self.polls = 0
         self.reads = 0
+        self.deflate_conns = 0
 
     def build(self) -> None:
         s = self.spec
@@ -500,7 +530,8 @@ class Worker:
         await asyncio.gather(*(one(i) for i in range(len(self.clients))))
         joined: Counter[str] = Counter(c.room for c in self.clients if c.ready)
         return {"wid": self.wid, "conns": len(self.clients), "ready": sum(joined.values()),
-                "joined": dict(joined), "setup_s": time.monotonic() - t0,
+                "joined": dict(joined), "deflate_conns": self.deflate_conns,
+                "setup_s": time.monotonic() - t0,
                 "setup_errors": dict(self.setup_errors),
                 "setup_retried": dict(self.setup_retried)}
 
@@ -719,6 +750,7 @@ def aggregate(spec: Spec, ready: list[dict[str, Any]], results: list[dict[str, A
     out: dict[str, Any] = {
         "mode": spec.mode, "conns": len(spec.rooms) * spec.subs,
         "ready": sum(r["ready"] for r in ready),
+        "deflate_conns": sum(r["deflate_conns"] for r in ready),
         "setup_s": max((r["setup_s"] for r in ready), default=0.0),
         "setup_errors": dict(setup_errors), "setup_retried": dict(setup_retried),
         "duration_s": spec.duration, "wall_s": wall,
