@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from chatserver.config import ConfigError, load_config, with_overrides
 
@@ -27,6 +28,13 @@ def _config_path(arg: str | None) -> str | None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        """uvicorn re-raises SIGTERM after draining; a drained node exits 0 instead."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()
 
     from chatserver.app import create_app
     from chatserver.embedded import EmbeddedRedis
@@ -48,13 +56,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         url = embedded.url
     try:
         app = create_app(cfg, url)
-        uvicorn.run(app, host=cfg.server.host, port=cfg.server.port, log_config=None,
-                    ws="websockets-sansio", ws_max_size=cfg.limits.max_frame_bytes,
-                    ws_ping_interval=cfg.server.heartbeat_interval,
-                    ws_ping_timeout=cfg.server.heartbeat_timeout,
-                    ws_per_message_deflate=True, lifespan="on",
-                    timeout_graceful_shutdown=cfg.server.shutdown_timeout,
-                    proxy_headers=False, server_header=False)
+        server = DrainingServer(uvicorn.Config(
+            app, host=cfg.server.host, port=cfg.server.port, log_config=None,
+            ws="websockets-sansio", ws_max_size=cfg.limits.max_frame_bytes,
+            ws_ping_interval=cfg.server.heartbeat_interval,
+            ws_ping_timeout=cfg.server.heartbeat_timeout, ws_per_message_deflate=True,
+            lifespan="on", timeout_graceful_shutdown=max(1, round(cfg.server.shutdown_timeout)),
+            proxy_headers=False, server_header=False))
+        server.run()
     finally:
         if embedded is not None:
             embedded.shutdown()

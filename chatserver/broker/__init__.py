@@ -221,7 +221,7 @@ class Broker:
                 log.warning("broker subscription lost; reconnecting",
                             extra={"error": type(exc).__name__, "retry_in": round(delay, 2)})
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 5.0)
 
