@@ -30,6 +30,7 @@ _LIGHT_GATE = re.compile(
 )
 _CONTACT_ROOMS_MEDIUM = frozenset({"youth"})
 _NEG_WINDOW = 4  # tokens before a trigger searched for a negation
+_POST_NEG_WINDOW = 5  # tokens after a trigger searched for a Hindi-style negation
 _SUBJ_WINDOW = 6  # tokens before a trigger searched for its grammatical subject
 
 
@@ -40,6 +41,7 @@ class _Hit:
     end: int
     light: bool  # True when found on the light view (contact patterns)
     severity: Severity
+    extra: tuple[str, ...] = ()  # categories added by context (pills as the method)
 
 
 class _Ctx:
@@ -114,7 +116,7 @@ class Detector:
                 by_lang.setdefault(lx.lang, {}).setdefault(kind, []).extend(pats)
         self._cues: dict[str, dict[str, re.Pattern[str]]] = {}
         for lg in (*self.languages, "common"):
-            scope = {lg, "en", "common"} if lg != "common" else set(by_lang)
+            scope = {lg, "en", "common"}
             merged: dict[str, list[str]] = {}
             for src in sorted(scope):
                 for kind, pats in by_lang.get(src, {}).items():
@@ -122,12 +124,33 @@ class Detector:
             self._cues[lg] = {
                 k: compile_list(v, bounded=k != "clause_break") for k, v in merged.items()
             }
+        # Cheap language guess for English/neutral triggers ("suicide", "kms") that show
+        # up inside other languages: they then use that language's cues as well.
+        self._stopwords = {
+            lx.lang: frozenset(normalize(" ".join(lx.stopwords))[1].split())
+            for lx in self.lexicons
+            if lx.stopwords and lx.lang != "en"
+        }
+        post = [p for cues in by_lang.values() for p in cues.get("post_negation", [])]
+        self._post_negation = compile_list(post) if post else None
 
     @staticmethod
     def _compile(items: list[tuple[str, str, str]], lang: str | None) -> list[re.Pattern[str]]:
         keep = {lang, "en", "common"} if lang else None
         chosen = [(p, t) for p, t, lg in items if keep is None or lg in keep]
         return [re.compile(src) for src in trie_regexes(chosen)] if chosen else []
+
+    def _guess_lang(self, dp: str, hint: str | None) -> str:
+        """The message's language for cue scoping: the hint, else stopword votes."""
+        if hint in self._cues:
+            return hint or "en"
+        words = set(dp.split())
+        best, votes = "en", 1
+        for lg, stop in self._stopwords.items():
+            n = len(words & stop)
+            if n > votes:
+                best, votes = lg, n
+        return best
 
     @staticmethod
     def _has(cues: dict[str, re.Pattern[str]], kind: str, text: str) -> bool:
@@ -145,11 +168,11 @@ class Detector:
         light_rx = self._light_by_lang.get(lang or "", self._light_all)
         for rx in deep_rx:
             if rx.search(dp) is not None:
-                return self._classify_slow(text, room, deep_rx, light_rx)
+                return self._classify_slow(text, room, deep_rx, light_rx, lang)
         if _LIGHT_GATE.search(lt) is not None:
             for rx in light_rx:
                 if rx.search(lt) is not None:
-                    return self._classify_slow(text, room, deep_rx, light_rx)
+                    return self._classify_slow(text, room, deep_rx, light_rx, lang)
         return NO_RISK
 
     def _classify_slow(
@@ -158,6 +181,7 @@ class Detector:
         room: str,
         deep_rx: list[re.Pattern[str]],
         light_rx: list[re.Pattern[str]],
+        lang_hint: str | None,
     ) -> Verdict:
         lt, lmap, dp, dmap = normalize_mapped(text)
         hits: list[_Hit] = []
@@ -175,8 +199,13 @@ class Detector:
         ctxs: dict[str, tuple[_Ctx, list[tuple[int, int]]]] = {}
         kept: list[_Hit] = []
         low_signal = False
+        msg_lang: str | None = None
         for h in hits:
-            lang = h.trig.lang if h.trig.lang in self._cues else "common"
+            lang = h.trig.lang
+            if lang in ("en", "common"):
+                if msg_lang is None:
+                    msg_lang = self._guess_lang(dp, lang_hint)
+                lang = msg_lang
             if lang not in ctxs:
                 cues = self._cues[lang]
                 idiom_rx = cues.get("idiom")
@@ -195,7 +224,7 @@ class Detector:
 
         if not kept:
             return Verdict((), Severity.LOW, ()) if low_signal else NO_RISK
-        cats = {c for h in kept for c in h.trig.categories}
+        cats = {c for h in kept for c in (*h.trig.categories, *h.extra)}
         severity = max(h.severity for h in kept)
         if low_signal:
             severity = max(severity, Severity.LOW)
@@ -203,7 +232,7 @@ class Detector:
         seen: set[tuple[int, int, str]] = set()
         for h in sorted(kept, key=lambda x: x.start):
             a, b = span_to_original(lmap if h.light else dmap, h.start, h.end)
-            for c in h.trig.categories:
+            for c in (*h.trig.categories, *h.extra):
                 if (a, b, c) not in seen:
                     seen.add((a, b, c))
                     evidence.append(Evidence(a, b, c))
@@ -265,13 +294,18 @@ class Detector:
         after = dp[h.end : cb]
         neg_before = " ".join(before.split()[-_NEG_WINDOW:])
         neg_rx = cues.get("negation")
-        if neg_rx is not None:
-            if neg_rx.search(neg_before):
+        if neg_rx is not None and neg_before:
+            # The trigger itself is appended so negation cues can look ahead into it
+            # ("why don't you go hang yourself" is not a negation); only cues that start
+            # before the trigger count.
+            probe = f"{neg_before} {dp[h.start : h.end]}"
+            if any(m.start() < len(neg_before) for m in neg_rx.finditer(probe)):
                 return None
-            if h.trig.lang == "hi" and neg_rx.search(
-                " ".join(after.split()[:3])
-            ):
-                return None
+        # Hindi puts the negation after the verb ("nuksan nahi pahunchaunga"); Hindi
+        # speakers do so in mixed-language messages too.
+        post_rx = self._post_negation
+        if post_rx is not None and post_rx.search(" ".join(after.split()[:_POST_NEG_WINDOW])):
+            return None
         subj = self._subject(cues, before)
         sev = h.severity
 
@@ -293,7 +327,7 @@ class Detector:
                 return None
         elif kind == "threat":
             if ctx.fiction or (ctx.hyperbole and not ctx.method):
-                return None
+                return None  # "gonna kill you next round", "kill him lol"
         elif kind in ("abuse", "grooming") and (ctx.support or ctx.generic) and subj != "first":
             return None
 
@@ -313,10 +347,13 @@ class Detector:
 
         if (
             kind in _HYPERBOLE_CAPPED
-            and ctx.hyperbole
+            and kind != "threat"
+            and (ctx.hyperbole or ctx.trivial)
             and not (ctx.method or ctx.time or ctx.prep)
         ):
             return Severity.LOW
+        if h.trig.requires and not any(getattr(ctx, r) for r in h.trig.requires):
+            return Severity.LOW  # vague on its own ("I'm done"), risk only with a means
         return sev
 
     def _judge_contact(self, h: _Hit, lt: str, ctx: _Ctx, room: str) -> Severity | None:
@@ -355,6 +392,11 @@ class Detector:
                     h.severity = Severity.IMMINENT
                 elif ctx.method or ctx.time:
                     h.severity = max(h.severity, Severity.HIGH)
+        if ctx.drug:
+            # Suicidal intent with pills or drugs as the means is also an overdose risk.
+            for h in selfish:
+                if h.severity >= Severity.HIGH and "overdose_risk" not in h.trig.categories:
+                    h.extra = ("overdose_risk",)
         for h in kept:
             if h.trig.kind == "threat" and h.severity >= Severity.HIGH and (ctx.method or ctx.time):
                 h.severity = Severity.IMMINENT

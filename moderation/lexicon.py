@@ -55,6 +55,9 @@ CUE_KINDS = (
     "hotline",
     "clause_break",
     "generic",
+    "trivial",
+    "post_negation",
+    "drug",
 )
 
 # Word boundary that also understands Devanagari vowel signs (which `\b` does not).
@@ -74,6 +77,7 @@ class Trigger:
     categories: tuple[str, ...]
     severity: Severity
     patterns: tuple[str, ...]
+    requires: tuple[str, ...] = ()  # cue kinds of which at least one must be present
 
 
 @dataclass(slots=True)
@@ -151,7 +155,11 @@ def load_lexicon(path: Path) -> Lexicon:
                 re.compile(p)
             except re.error as exc:
                 raise ValueError(f"{path.name}: trigger {tid}: bad pattern {p!r}: {exc}") from exc
-        lex.triggers.append(Trigger(tid, lang, kind, tuple(cats), sev, pats))
+        requires = tuple(t.get("requires", ()))
+        for r in requires:
+            if r not in CUE_KINDS:
+                raise ValueError(f"{path.name}: trigger {tid}: unknown cue in requires {r!r}")
+        lex.triggers.append(Trigger(tid, lang, kind, tuple(cats), sev, pats, requires))
     return lex
 
 

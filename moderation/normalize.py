@@ -58,7 +58,7 @@ _SEP = r"[ .*_\-~+•·/|]"
 _LEET_RE = re.compile(r"[013457@$!|](?<=[a-z].)(?:(?<=[013457])|(?=[a-z]))")
 # Runs of single letters split by spaces or symbols: "s u i c i d e", "k.i.l.l", "d*i*e".
 _SEP_RUN_RE = re.compile(
-    rf"(?<!{_L}){_L}(?:(?: |[.*_\-~+•·/|]{{1,2}}){_L}(?!{_L})){{2,}}"
+    rf"(?<!{_L}){_L}(?:(?: {_L}(?!{_L})){{3,}}|(?:[.*_\-~+•·/|]{{1,2}}{_L}(?!{_L})){{2,}})"
 )
 # Cheap gate for the above: two single letters in a row between separators.
 _SEP_GATE_RE = re.compile(rf"{_SEP}{{1,2}}{_L}{_SEP}{{1,2}}{_L}(?:{_SEP}|$)(?<!{_L}{_L}{_SEP})")

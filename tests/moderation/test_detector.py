@@ -1,0 +1,218 @@
+"""Unit tests for the crisis detector: called directly, no event loop, no Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from moderation.detector import Detector, default_detector
+from moderation.verdict import NO_RISK, Severity, Verdict
+
+SH = "self_harm_risk"
+OD = "overdose_risk"
+HO = "harm_to_others"
+AB = "abuse_disclosure"
+EN = "encourages_self_harm"
+CS = "contact_sharing"
+
+
+@pytest.fixture(scope="module")
+def det() -> Detector:
+    return default_detector()
+
+
+def test_default_detector_is_cached() -> None:
+    assert default_detector() is default_detector()
+
+
+def test_empty_and_benign(det: Detector) -> None:
+    assert det.classify("") == NO_RISK
+    assert det.classify("had a nice walk with my dog today") == NO_RISK
+
+
+# ----------------------------------------------------------------- the issue's examples
+
+
+@pytest.mark.parametrize(
+    ("text", "cats", "severity"),
+    [
+        ("took all my pills an hour ago", {OD, SH}, Severity.IMMINENT),
+        ("I wish I could go to sleep and not wake up", {SH}, Severity.MEDIUM),
+        ("I've been thinking about killing myself", {SH}, Severity.HIGH),
+        (
+            "tonight is the night, I've written my letters, goodbye everyone",
+            {SH},
+            Severity.IMMINENT,
+        ),
+        ("I tried to end it last year and I'm feeling that way again", {SH}, Severity.HIGH),
+        ("kys", {EN}, Severity.HIGH),
+        ("you should just kill yourself", {EN}, Severity.HIGH),
+        ("nobody would miss you, do it", {EN}, Severity.HIGH),
+        ("gonna take all these 💊 tonight", {SH, OD}, Severity.IMMINENT),
+    ],
+)
+def test_named_positives(det: Detector, text: str, cats: set[str], severity: Severity) -> None:
+    v = det.classify(text)
+    assert set(v.categories) == cats, v
+    assert v.severity == severity, v
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm not suicidal, just tired",
+        "I would never hurt myself",
+        "this exam is killing me",
+        "she killed it on stage",
+        "dying of laughter",
+        "I could murder a pizza",
+        "my feet are killing me",
+        "I attempted 5 years ago, now 2 years clean and doing well",
+        "if you're thinking about suicide please call 988",
+        "the article about suicide rates among veterans",
+        "I'll die if I don't get those tickets",
+        "ugh kill me now, monday again",
+        "I killed the boss",
+        "kill the heat and let it simmer",
+    ],
+)
+def test_named_negatives(det: Detector, text: str) -> None:
+    v = det.classify(text)
+    assert not v.is_risk, v
+    assert v.severity <= Severity.LOW
+
+
+def test_direction_kms_vs_kys(det: Detector) -> None:
+    assert det.classify("kms honestly").categories == (SH,)
+    assert det.classify("kys honestly").categories == (EN,)
+
+
+# ----------------------------------------------------------------- coded language
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thinking about unaliving myself",
+        "i want to unalive myself",
+        "sewerslide is all i think about",
+        "been thinking about ctb",
+        "su1c1dal again",
+        "i want to k1ll mys3lf",
+        "s u i c i d a l again",
+        "k.i.l.l myself",
+        "s*u*i*c*i*d*a*l again",
+        "i want to diiiiie",
+        "\u0455u\u0456\u0441\u0456d\u0430l again",  # Cyrillic look-alikes
+        "\uff53\uff55\uff49\uff43\uff49\uff44\uff41\uff4c again",  # fullwidth
+        "sui\u200bci\u200ddal again",  # zero-width characters
+        "won't be around much longer",
+        "I've been giving my stuff away",
+        "I wrote my letters last night",
+        "everyone would be better off without me",
+        "I want to disappear forever",
+    ],
+)
+def test_coded_language(det: Detector, text: str) -> None:
+    v = det.classify(text)
+    assert SH in v.categories, (text, v)
+    assert v.severity >= Severity.MEDIUM
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("mujhe marna chahta hoon yaar", "hi"),
+        ("khudkushi ke khayal aate hain", "hi"),
+        ("aatmahatya ke baare mein sochta hoon", "hi"),
+        ("मैं मरना चाहता हूँ", "hi"),
+        ("आत्महत्या के विचार आते हैं", "hi"),
+        ("quiero morirme", "es"),
+        ("quero morrer", "pt"),
+        ("je veux mourir", "fr"),
+        ("ich will nicht mehr leben", "de"),
+    ],
+)
+def test_languages(det: Detector, text: str, lang: str) -> None:
+    for hint in (lang, None):
+        v = det.classify(text, lang=hint)
+        assert SH in v.categories, (text, hint, v)
+
+
+# ----------------------------------------------------------------- rooms and contact
+
+
+def test_contact_severity_depends_on_room(det: Detector) -> None:
+    text = "add me on snap its lily_22"
+    youth = det.classify(text, room="youth")
+    adult = det.classify(text, room="general")
+    assert youth.categories == (CS,) and youth.severity == Severity.MEDIUM
+    assert adult.categories == (CS,) and adult.severity == Severity.LOW
+    assert youth.is_risk and adult.is_risk  # a category was found in both rooms
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "call me 555-201-8844",
+        "mail me: jo.doe@example.com",
+        "dm me on telegram",
+        "my insta is @sunny.days",
+        "join discord.gg/abc123",
+    ],
+)
+def test_contact_forms(det: Detector, text: str) -> None:
+    assert CS in det.classify(text, room="youth").categories
+
+
+def test_hotline_number_is_not_contact(det: Detector) -> None:
+    assert det.classify("call the lifeline 1-800-273-8255", room="youth") == NO_RISK
+    assert det.classify("@sam thanks for that", room="youth") == NO_RISK
+
+
+# ----------------------------------------------------------------- evidence spans
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("honestly I want to kill myself tonight", "kill myself"),
+        ("ok so k1ll mys3lf is what i keep thinking", "k1ll mys3lf"),
+        ("lately \u0455u\u0456\u0441\u0456d\u0430l again", "\u0455u\u0456\u0441\u0456d\u0430l"),
+        ("i feel s u i c i d a l tbh", "s u i c i d a l"),
+        ("I\u2019m so sui\u200bcidal", "sui\u200bcidal"),
+        ("gonna take all these 💊 tonight", "take all these 💊"),
+        ("Ich will nicht mehr leben.", "will nicht mehr leben"),
+        ("मैं आत्महत्या के बारे में सोचता हूँ", "आत्महत्या"),
+    ],
+)
+def test_evidence_maps_to_original(det: Detector, text: str, expected: str) -> None:
+    v = det.classify(text)
+    spans = [text[e.start : e.end] for e in v.evidence]
+    # Spans cover the whole matched phrase ("feel s u i c i d a l"); the obfuscated
+    # word must be inside one of them, exactly as typed.
+    assert any(expected in s for s in spans), (spans, v)
+    for e in v.evidence:
+        assert 0 <= e.start < e.end <= len(text)
+        assert e.category in v.categories
+
+
+def test_contact_evidence(det: Detector) -> None:
+    text = "text me 07700 900123 ok"
+    v = det.classify(text, room="youth")
+    assert "07700 900123" in [text[e.start : e.end] for e in v.evidence]
+
+
+def test_to_dict_shape(det: Detector) -> None:
+    d = det.classify("I want to kill myself").to_dict()
+    assert d["labels"] == [SH]
+    assert d["severity"] == "high"
+    assert d["evidence"] and set(d["evidence"][0]) == {"start", "end", "category"}
+
+
+def test_verdict_is_deterministic_and_immutable(det: Detector) -> None:
+    a = det.classify("I want to die")
+    b = det.classify("I want to die")
+    assert a == b
+    assert isinstance(a, Verdict)
+    with pytest.raises(AttributeError):
+        a.severity = Severity.NONE  # type: ignore[misc]
