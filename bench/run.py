@@ -54,6 +54,8 @@ OUR_ENV = {
     "CHATSERVER_LIMITS_MAX_CONNECTIONS_PER_USER": "100000",
 }
 NOISY = 0.10  # other programs using more than this share of one core: figures are suspect
+SERVER_PACKAGES = ("chatserver", "rooms", "moderation", "web")
+SERVER_SRC = REPO  # where our server's packages are imported from (see --rev)
 N_ROOMS = 100  # rooms in the generated config: bench-000 .. bench-099
 
 
@@ -285,7 +287,7 @@ class Cluster:
             env.update({"CHATSERVER_REDIS_URL": redis_url,
                         "CHATSERVER_SERVER_DATA_DIR": str(data),
                         "PYTHONPATH": os.pathsep.join(
-                            [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])})
+                            [str(SERVER_SRC), *filter(None, [os.environ.get("PYTHONPATH")])])})
             proc = spawn(name, [sys.executable, "-m", "chatserver", "serve", "--config",
                                 str(config), "--host", HOST, "--port", str(port)],
                          env=env, cwd=data)
@@ -537,6 +539,27 @@ def summarize_profile(path: Path, top: int = 15) -> dict[str, Any]:
 # -- report ------------------------------------------------------------------------------
 
 
+def export_rev(rev: str, dest: Path) -> str:
+    """Extract the server packages of git revision `rev` into `dest`; return its short id."""
+    short = subprocess.run(["git", "rev-parse", "--short", rev], cwd=REPO, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    archive = subprocess.run(["git", "archive", "--format=tar", short, "--",
+                              *SERVER_PACKAGES], cwd=REPO, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return short
+
+
+def server_version(rev: str | None, short: str | None) -> str:
+    if rev is not None:
+        return f"git revision {short} (exported with git archive)"
+    dirty = ""
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        if subprocess.run(["git", "status", "--porcelain", "--", *SERVER_PACKAGES], cwd=REPO,
+                          capture_output=True, text=True, check=True).stdout.strip():
+            dirty = " plus uncommitted changes"
+    return f"the working tree{dirty}"
+
+
 def machine() -> dict[str, Any]:
     model = "unknown"
     with contextlib.suppress(OSError):
@@ -606,6 +629,7 @@ def render(rows: list[dict[str, Any]], info: dict[str, Any], args: argparse.Name
                f"scenario{' (--quick)' if args.quick else ''}; generator workers: "
                f"{args.workers}; runs per figure: {args.repeat}; clients offer permessage-deflate: "
                f"{'yes' if args.deflate else 'no'}")
+    out.append(f"- Our server: {info['server']}")
     out.append("- ours = `chatserver serve`, baseline = `bench/baseline_server.py`; two nodes "
                "on one private Redis, half of every room on each node (IDLE: one node).\n")
     load_rows = [r for r in rows if r["scenario"] != "IDLE"]
@@ -782,6 +806,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="clients offer permessage-deflate, as browsers do")
     p.add_argument("--repeat", type=int, default=1,
                    help="run everything N times, interleaved; report the quietest run of each")
+    p.add_argument("--rev", help="benchmark our server as of this git revision (e.g. HEAD) "
+                   "instead of the working tree")
     p.add_argument("--out", type=Path, default=RESULTS / "latest.md")
     args = p.parse_args(argv)
     args.duration = args.duration or (3.0 if args.quick else 10.0)
@@ -801,7 +827,15 @@ def main(argv: list[str] | None = None) -> int:
     if "IDLE" in names and hard < need:
         print(f"warning: open-file limit {hard} < {need}; IDLE may fall short", file=sys.stderr)
     RESULTS.mkdir(parents=True, exist_ok=True)
+    global SERVER_SRC
+    short = None
+    snapshot = None
+    if args.rev:
+        snapshot = Path(tempfile.mkdtemp(prefix="peerchat-bench-src-"))
+        short = export_rev(args.rev, snapshot)
+        SERVER_SRC = snapshot
     info = machine()
+    info["server"] = server_version(args.rev, short)
     rows: list[dict[str, Any]] = []
     t0 = time.monotonic()
     all_rows: list[dict[str, Any]] = []
@@ -818,6 +852,8 @@ def main(argv: list[str] | None = None) -> int:
                 all_rows.append(row)
     rows = [quietest([r for r in all_rows if (r["scenario"], r["server"]) == (name, kind)])
             for name in names for kind in kinds]
+    if snapshot is not None:
+        shutil.rmtree(snapshot, ignore_errors=True)
     text = render(rows, info, args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
