@@ -24,10 +24,11 @@ _SELF_KINDS = frozenset({"wish", "ideation", "intent", "act", "history", "prep"}
 _PAST_AWARE = frozenset({"wish", "ideation", "intent", "act", "history", "abuse"})
 _HYPERBOLE_CAPPED = frozenset({"wish", "ideation", "intent", "threat"})
 _SELF_CATS = frozenset({"self_harm_risk", "overdose_risk"})
+# Sentence punctuation always ends a clause (language-specific words live in the TOML).
+_PUNCT_BREAK = re.compile(r"[.!?;,:\n\u0964]+|\s-\s")
 # Structural contact patterns all need one of these characters (digits, @, :, =, /).
-_LIGHT_GATE = re.compile(
-    r"\d[\d \-.()]{5,}\d|@|[(\[](?:at|dot)[)\]]| dot |\.(?:me|gg|com)\b|[:=]"
-)
+# A single character class so `re` scans it in C ("name (at) mail (dot) com" has "(").
+_LIGHT_GATE = re.compile(r"[0-9@:=/(\[]")
 _CONTACT_ROOMS_MEDIUM = frozenset({"youth"})
 _NEG_WINDOW = 4  # tokens before a trigger searched for a negation
 _POST_NEG_WINDOW = 5  # tokens after a trigger searched for a Hindi-style negation
@@ -103,10 +104,14 @@ class Detector:
                     light = trig.kind == "contact" and lx.lang == "common"
                     items = light_items if light else deep_items
                     items.append((pat, tag, lx.lang))
-        self._deep_all = self._compile(deep_items, None)
-        self._light_all = self._compile(light_items, None)
-        self._deep_by_lang = {lg: self._compile(deep_items, lg) for lg in self.languages}
-        self._light_by_lang = {lg: self._compile(light_items, lg) for lg in self.languages}
+        self._deep_all = self._compile(deep_items, None, word_start=True)
+        self._light_all = self._compile(light_items, None, word_start=False)
+        self._deep_by_lang = {
+            lg: self._compile(deep_items, lg, word_start=True) for lg in self.languages
+        }
+        self._light_by_lang = {
+            lg: self._compile(light_items, lg, word_start=False) for lg in self.languages
+        }
 
         # Cues are scoped per trigger language (+ English + common): merged across all
         # languages they collide ("mein" is German "my" but Hindi "in").
@@ -122,7 +127,7 @@ class Detector:
                 for kind, pats in by_lang.get(src, {}).items():
                     merged.setdefault(kind, []).extend(pats)
             self._cues[lg] = {
-                k: compile_list(v, bounded=k != "clause_break") for k, v in merged.items()
+                k: compile_list(v) for k, v in merged.items()
             }
         # Cheap language guess for English/neutral triggers ("suicide", "kms") that show
         # up inside other languages: they then use that language's cues as well.
@@ -135,10 +140,14 @@ class Detector:
         self._post_negation = compile_list(post) if post else None
 
     @staticmethod
-    def _compile(items: list[tuple[str, str, str]], lang: str | None) -> list[re.Pattern[str]]:
+    def _compile(
+        items: list[tuple[str, str, str]], lang: str | None, *, word_start: bool
+    ) -> list[re.Pattern[str]]:
         keep = {lang, "en", "common"} if lang else None
         chosen = [(p, t) for p, t, lg in items if keep is None or lg in keep]
-        return [re.compile(src) for src in trie_regexes(chosen)] if chosen else []
+        if not chosen:
+            return []
+        return [re.compile(src) for src in trie_regexes(chosen, word_start=word_start)]
 
     def _guess_lang(self, dp: str, hint: str | None) -> str:
         """The message's language for cue scoping: the hint, else stopword votes."""
@@ -168,22 +177,25 @@ class Detector:
         light_rx = self._light_by_lang.get(lang or "", self._light_all)
         for rx in deep_rx:
             if rx.search(dp) is not None:
-                return self._classify_slow(text, room, deep_rx, light_rx, lang)
+                return self._classify_slow(text, lt, dp, room, deep_rx, light_rx, lang)
         if _LIGHT_GATE.search(lt) is not None:
             for rx in light_rx:
                 if rx.search(lt) is not None:
-                    return self._classify_slow(text, room, deep_rx, light_rx, lang)
+                    return self._classify_slow(text, lt, dp, room, deep_rx, light_rx, lang)
         return NO_RISK
 
     def _classify_slow(
         self,
         text: str,
+        lt: str,
+        dp: str,
         room: str,
         deep_rx: list[re.Pattern[str]],
         light_rx: list[re.Pattern[str]],
         lang_hint: str | None,
     ) -> Verdict:
-        lt, lmap, dp, dmap = normalize_mapped(text)
+        """Context rules on the normalised views; offsets are mapped back only at the end
+        (most messages reaching here are dropped by context and never need the map)."""
         hits: list[_Hit] = []
         for rx in deep_rx:
             for m in rx.finditer(dp):
@@ -200,6 +212,7 @@ class Detector:
         kept: list[_Hit] = []
         low_signal = False
         msg_lang: str | None = None
+        breaks: dict[str, list[tuple[int, int]]] = {}
         for h in hits:
             lang = h.trig.lang
             if lang in ("en", "common"):
@@ -211,8 +224,9 @@ class Detector:
                 idiom_rx = cues.get("idiom")
                 idioms = [mm.span() for mm in idiom_rx.finditer(dp)] if idiom_rx else []
                 ctxs[lang] = (_Ctx(cues, dp, lt), idioms)
+                breaks[lang] = self._breaks(cues, dp)
             ctx, idioms = ctxs[lang]
-            verdict = self._judge(h, self._cues[lang], dp, lt, ctx, idioms, room)
+            verdict = self._judge(h, self._cues[lang], dp, lt, ctx, idioms, breaks[lang], room)
             if verdict is None:
                 continue
             if verdict == Severity.LOW and h.trig.kind != "contact":
@@ -228,6 +242,8 @@ class Detector:
         severity = max(h.severity for h in kept)
         if low_signal:
             severity = max(severity, Severity.LOW)
+        lt2, lmap, dp2, dmap = normalize_mapped(text)
+        assert lt2 == lt and dp2 == dp  # the two normalisation paths must agree
         evidence: list[Evidence] = []
         seen: set[tuple[int, int, str]] = set()
         for h in sorted(kept, key=lambda x: x.start):
@@ -241,19 +257,24 @@ class Detector:
     # ------------------------------------------------------------------ context
 
     @staticmethod
-    def _clause(
-        cues: dict[str, re.Pattern[str]], text: str, start: int, end: int
-    ) -> tuple[int, int]:
-        """Bounds of the clause around [start, end): punctuation and 'but'-like words."""
+    def _breaks(cues: dict[str, re.Pattern[str]], text: str) -> list[tuple[int, int]]:
+        """Clause boundaries: punctuation and 'but'-like words, found once per message."""
+        out = [m.span() for m in _PUNCT_BREAK.finditer(text)]
         rx = cues.get("clause_break")
-        if rx is None:
-            return 0, len(text)
-        a, b = 0, len(text)
-        for m in rx.finditer(text):
-            if m.end() <= start:
-                a = m.end()
-            elif m.start() >= end:
-                b = m.start()
+        if rx is not None:
+            out.extend(m.span() for m in rx.finditer(text))
+        out.sort()
+        return out
+
+    @staticmethod
+    def _clause(breaks: list[tuple[int, int]], n: int, start: int, end: int) -> tuple[int, int]:
+        """Bounds of the clause around [start, end)."""
+        a, b = 0, n
+        for bs, be in breaks:
+            if be <= start:
+                a = be
+            elif bs >= end:
+                b = bs
                 break
         return a, b
 
@@ -281,6 +302,7 @@ class Detector:
         lt: str,
         ctx: _Ctx,
         idioms: list[tuple[int, int]],
+        breaks: list[tuple[int, int]],
         room: str,
     ) -> Severity | None:
         """Severity for one hit after local context, or None when the hit is discarded."""
@@ -289,7 +311,7 @@ class Detector:
             return self._judge_contact(h, lt, ctx, room)
         if any(a < h.end and h.start < b for a, b in idioms):
             return None
-        ca, cb = self._clause(cues, dp, h.start, h.end)
+        ca, cb = self._clause(breaks, len(dp), h.start, h.end)
         before = dp[ca : h.start]
         after = dp[h.end : cb]
         neg_before = " ".join(before.split()[-_NEG_WINDOW:])

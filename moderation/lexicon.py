@@ -308,7 +308,9 @@ def _build(flat: list[tuple[str, str | None]], bounded: bool) -> _Node:
     return root
 
 
-def trie_regexes(items: Iterable[tuple[str, str | None]], *, bounded: bool = True) -> list[str]:
+def trie_regexes(
+    items: Iterable[tuple[str, str | None]], *, bounded: bool = True, word_start: bool = False
+) -> list[str]:
     """Regexes for many patterns, factored by literal prefix (one or two sources).
 
     Each item is (pattern source, tag); a tag becomes an empty named group placed after
@@ -320,6 +322,11 @@ def trie_regexes(items: Iterable[tuple[str, str | None]], *, bounded: bool = Tru
     character, which lets `re` use its first-character skip loop in C instead of
     running the matcher at every position. Patterns starting with a class or a group
     go to a second, small regex.
+
+    With `word_start`, the literal regex begins with `\b` so `re` only tries it at word
+    starts (about 1.7x faster). `\b` misreads Devanagari vowel signs as non-word
+    characters, so branches starting with a non-ASCII character keep the exact guard;
+    patterns that start with punctuation ("@name", "+49") must not use this mode.
     """
     flat = _flatten(items)
     lit = [(p, t) for p, t in flat if _literal_prefix(p)[0][:1] not in ([], [r"\s*"])]
@@ -330,8 +337,11 @@ def trie_regexes(items: Iterable[tuple[str, str | None]], *, bounded: bool = Tru
         alts = []
         for tok, child in sorted(root.children.items()):
             guard = rf"(?<!{_WORDCH}.)" if bounded else ""
+            if word_start and tok.isascii():
+                guard = ""
             alts.append(re.escape(tok) + guard + _emit(child))
-        out.append("(?:" + "|".join(alts) + ")")
+        body = "(?:" + "|".join(alts) + ")"
+        out.append(rf"\b{body}" if word_start else body)
     if misc:
         body = _emit(_build(misc, bounded))
         out.append((BOUND_START + body) if bounded else body)
@@ -355,4 +365,5 @@ def compile_list(patterns: Sequence[str], *, bounded: bool = True) -> re.Pattern
     """Compile a cue list into one trie regex (never matches when the list is empty)."""
     if not patterns:
         return re.compile(r"(?!x)x")
-    return re.compile(trie_regex(((p, None) for p in patterns), bounded=bounded))
+    srcs = trie_regexes(((p, None) for p in patterns), bounded=bounded, word_start=bounded)
+    return re.compile(srcs[0] if len(srcs) == 1 else "(?:" + "|".join(srcs) + ")")
