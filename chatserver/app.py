@@ -10,24 +10,32 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from chatserver import production
+from chatserver.accounts import Accounts
+from chatserver.api_resources import resources
 from chatserver.broker import Broker
+from chatserver.broker.moderation import ModerationStore
 from chatserver.config import Config, load_config
+from chatserver.http_accounts import ACCOUNT_ROUTES
 from chatserver.hub import Hub
 from chatserver.ops import PEER_OPS
-from chatserver.pipeline import Pipeline
+from chatserver.ops_accounts import ACCOUNT_OPS
+from chatserver.ops_report import op_report
+from chatserver.pipeline import ModerationPipeline, Pipeline
 from chatserver.services import Services
 from chatserver.sessions import GuestSessions
+from chatserver.webapp import web_routes
 from chatserver.ws import websocket_endpoint
+from moderation.detector import default_detector
+from moderation.referrals import default_directory
 
 log = logging.getLogger("chatserver.app")
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
 async def rooms_list(request: Request) -> Response:
@@ -50,9 +58,18 @@ def build_services(config: Config, redis_url: str) -> Services:
     node_id = config.server.node_id or secrets.token_hex(4)
     broker = Broker(redis_url, config.redis.prefix, node_id)
     hub = Hub(config, broker)
-    services = Services(config=config, broker=broker, hub=hub, pipeline=Pipeline(),
+    pipeline: Pipeline = Pipeline()
+    if config.moderation.enabled:
+        pipeline = ModerationPipeline(config, ModerationStore(broker), default_detector(),
+                                      default_directory())
+    services = Services(config=config, broker=broker, hub=hub, pipeline=pipeline,
                         guests=GuestSessions(broker, config.auth.guest_ttl))
     services.handlers.update(PEER_OPS)
+    services.handlers.update(ACCOUNT_OPS)
+    accounts = Accounts(config, broker, services.guests)
+    accounts.install(hub)
+    services.extras["accounts"] = accounts
+    services.handlers["report"] = op_report
     return services
 
 
@@ -68,16 +85,42 @@ def create_app(config: Config | None = None, redis_url: str | None = None) -> St
         services = build_services(cfg, url)
         app.state.services = services
         await services.hub.start()
+        await production.on_start(services)
         log.info("node started", extra={"node": services.broker.node_id})
         try:
             yield
         finally:
+            await production.on_stop(services)
             await services.hub.stop()
 
     routes = [
         WebSocketRoute("/ws", websocket_endpoint),
         Route("/api/rooms", rooms_list),
+        Route("/api/resources", resources),
+        *ACCOUNT_ROUTES,
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", production.metrics_endpoint),
+        *web_routes(),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan,
+                     middleware=production.middleware(cfg))
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for `serve --workers N`: each worker process reads the config itself.
+
+    The parent passes everything through the environment (`CHATSERVER_CONFIG`,
+    and `CHATSERVER_REDIS_URL` pointing at its embedded Redis). A configured
+    node_id gets the worker's pid appended: two workers must not share one.
+    """
+    import os
+
+    from chatserver.config import with_overrides
+    from chatserver.logs import setup_logging
+
+    cfg = load_config(os.environ.get("CHATSERVER_CONFIG") or None)
+    setup_logging(cfg.server.log_level)
+    if cfg.server.node_id:
+        cfg = with_overrides(cfg, server={"node_id": f"{cfg.server.node_id}-{os.getpid()}"})
+    return create_app(cfg)

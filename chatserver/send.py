@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import msgpack
@@ -13,6 +14,8 @@ from chatserver.pipeline import Pipeline, Screening
 from chatserver.protocol import OpError
 from rooms.history import ts_of
 from rooms.text import TextError, clean_text
+
+log = logging.getLogger("chatserver.send")
 
 _RETRYABLE = {"rate": "you are sending faster than this room allows",
               "slow": "slow mode is on in this room"}
@@ -43,8 +46,6 @@ async def send_message(hub: Hub, pipeline: Pipeline, conn: Connection, slug: str
         raise OpError(exc.code, exc.message) from None
     room = hub.room_or_error(slug)
     screening: Screening = pipeline.screen(conn, room, cleaned)
-    if screening.hold:
-        return await pipeline.hold(conn, room, cleaned, nonce, screening)
     lim = hub.config.limits
     hist = hub.config.history
     try:
@@ -52,7 +53,9 @@ async def send_message(hub: Hub, pipeline: Pipeline, conn: Connection, slug: str
             slug, pack_body(slug, conn, cleaned, screening.cw), user_id=conn.identity.user_id,
             nonce=nonce, is_staff=conn.identity.is_staff, enforce=True, rate=lim.send_rate,
             burst=lim.send_burst, maxlen=hist.max_messages,
-            retention_ms=int(hist.retention_days * 86400 * 1000))
+            retention_ms=int(hist.retention_days * 86400 * 1000), check_only=screening.hold)
+        if outcome.status == "allowed":
+            return await pipeline.hold(conn, room, cleaned, nonce, screening)
     except BrokerUnavailable:
         raise OpError("unavailable", "the message broker is unreachable; nothing was sent") \
             from None
@@ -64,6 +67,13 @@ async def send_message(hub: Hub, pipeline: Pipeline, conn: Connection, slug: str
         hub.stats["rate_limited"] += 1
         raise OpError("rate_limited", _RETRYABLE[outcome.status],
                       retry_after=max(outcome.retry_ms, 1) / 1000)
+    if outcome.status == "dup" and outcome.id.startswith("held-"):
+        return {"id": outcome.id, "ts": int(outcome.id.split("-")[1]), "status": "held"}
     if outcome.status == "ok":
-        await pipeline.after_publish(conn, room, cleaned, outcome.id, screening)
+        try:
+            await pipeline.after_publish(conn, room, cleaned, outcome.id, screening)
+        except BrokerUnavailable:
+            # The message is out; only the flag could not be stored. Say so in the log
+            # (no text), never as a failed send: a retry would not change anything.
+            log.error("flag not stored: broker unavailable", extra={"room": slug})
     return {"id": outcome.id, "ts": ts_of(outcome.id), "status": "delivered"}

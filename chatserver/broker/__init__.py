@@ -35,6 +35,8 @@ log = logging.getLogger("chatserver.broker")
 
 ENVELOPE_VERSION = 1
 CONTROL_CHANNEL = "ctl"
+# Most (room, id) entries kept in one account's sent-message index.
+USER_INDEX_CAP = 100_000
 
 
 class BrokerUnavailable(Exception):
@@ -222,6 +224,10 @@ class Broker:
                             extra={"error": type(exc).__name__, "retry_in": round(delay, 2)})
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
+                # Idle pooled connections died with it: drop them, or each would
+                # fail one command (a spurious `unavailable`) once Redis is back.
+                with contextlib.suppress(Exception):
+                    await self.redis.connection_pool.disconnect(inuse_connections=False)
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 5.0)
 
@@ -286,21 +292,30 @@ class Broker:
     # -- messages ---------------------------------------------------------
     async def send(self, room: str, body: bytes, *, user_id: str, nonce: str | None,
                    is_staff: bool, enforce: bool, rate: float, burst: float, maxlen: int,
-                   retention_ms: int) -> SendOutcome:
-        """Run SEND: checks, nonce, append and publish as one step."""
+                   retention_ms: int, check_only: bool = False) -> SendOutcome:
+        """Run SEND: checks, nonce, append and publish as one step.
+
+        With `check_only` (a message about to be held) it runs the same checks and
+        spends the same rate token, but appends nothing: status `allowed`.
+        """
         nonce_key = self.key("nonce", room, user_id, nonce) if nonce else ""
+        # Accounts ("u:" ids) get a per-user index of what they sent, so deleting
+        # the account can retract every message; guests' messages age out instead.
+        index_key = self.key("umsgs", user_id) if user_id.startswith("u:") else ""
         keys = [self.key("history", room), nonce_key, self.key("rate", user_id),
                 self.key("slow", room, user_id), self.key("mute", user_id),
-                self.key("roomcfg", room)]
+                self.key("roomcfg", room), index_key]
         args: list[Any] = [body, maxlen, retention_ms, 300, repr(float(rate)),
-                           repr(float(burst)), "", "1" if is_staff else "0",
-                           self.room_channel(room), "1" if enforce else "0"]
+                           repr(float(burst)), "check" if check_only else "",
+                           "1" if is_staff else "0",
+                           self.room_channel(room), "1" if enforce else "0", room,
+                           USER_INDEX_CAP]
         try:
             status, value = await self._send(keys=keys, args=args)
         except (*_REDIS_DOWN,) as exc:
             raise _unavailable(exc) from None
         status = status.decode()
-        if status in ("ok", "dup"):
+        if status in ("ok", "dup", "allowed"):
             return SendOutcome(status, id=value.decode())
         return SendOutcome(status, retry_ms=int(value))
 
