@@ -106,12 +106,12 @@ class Detector:
                     items.append((pat, tag, lx.lang))
         self._deep_all = self._compile(deep_items, None, word_start=True)
         self._light_all = self._compile(light_items, None, word_start=False)
-        self._deep_by_lang = {
-            lg: self._compile(deep_items, lg, word_start=True) for lg in self.languages
-        }
-        self._light_by_lang = {
-            lg: self._compile(light_items, lg, word_start=False) for lg in self.languages
-        }
+        # Per-language trigger sets are compiled on first use: the server always
+        # classifies with lang=None (people write in any language in any room), and
+        # compiling every language up front tripled start-up time.
+        self._items = (deep_items, light_items)
+        self._deep_by_lang: dict[str, list[re.Pattern[str]]] = {}
+        self._light_by_lang: dict[str, list[re.Pattern[str]]] = {}
 
         # Cues are scoped per trigger language (+ English + common): merged across all
         # languages they collide ("mein" is German "my" but Hindi "in").
@@ -138,6 +138,17 @@ class Detector:
         }
         post = [p for cues in by_lang.values() for p in cues.get("post_negation", [])]
         self._post_negation = compile_list(post) if post else None
+
+    def _patterns(self, lang: str | None) -> tuple[list[re.Pattern[str]], list[re.Pattern[str]]]:
+        """The trigger regexes for `lang` (all languages when None or unknown)."""
+        if not lang or lang not in self.languages:
+            return self._deep_all, self._light_all
+        deep = self._deep_by_lang.get(lang)
+        if deep is None:
+            deep = self._deep_by_lang[lang] = self._compile(self._items[0], lang,
+                                                            word_start=True)
+            self._light_by_lang[lang] = self._compile(self._items[1], lang, word_start=False)
+        return deep, self._light_by_lang[lang]
 
     @staticmethod
     def _compile(
@@ -173,8 +184,7 @@ class Detector:
         if not text:
             return NO_RISK
         lt, dp = normalize(text)
-        deep_rx = self._deep_by_lang.get(lang or "", self._deep_all)
-        light_rx = self._light_by_lang.get(lang or "", self._light_all)
+        deep_rx, light_rx = self._patterns(lang)
         for rx in deep_rx:
             if rx.search(dp) is not None:
                 return self._classify_slow(text, lt, dp, room, deep_rx, light_rx, lang)
