@@ -24,6 +24,7 @@ from chatserver.broker.moderation import ModerationStore
 from chatserver.config import Config, load_config
 from chatserver.http_accounts import ACCOUNT_ROUTES
 from chatserver.hub import Hub
+from chatserver.moderators import ModeratorDesk
 from chatserver.ops import PEER_OPS
 from chatserver.ops_accounts import ACCOUNT_OPS
 from chatserver.ops_report import op_report
@@ -70,6 +71,11 @@ def build_services(config: Config, redis_url: str) -> Services:
     accounts.install(hub)
     services.extras["accounts"] = accounts
     services.handlers["report"] = op_report
+    if isinstance(pipeline, ModerationPipeline):
+        desk = ModeratorDesk(services, pipeline)
+        desk.install()
+        hub.on_disconnect.append(desk.forget)
+        services.extras["desk"] = desk
     return services
 
 
@@ -86,10 +92,15 @@ def create_app(config: Config | None = None, redis_url: str | None = None) -> St
         app.state.services = services
         await services.hub.start()
         await production.on_start(services)
+        desk = services.extras.get("desk")
+        if desk is not None:
+            desk.start()
         log.info("node started", extra={"node": services.broker.node_id})
         try:
             yield
         finally:
+            if desk is not None:
+                await desk.stop()
             await production.on_stop(services)
             await services.hub.stop()
 

@@ -54,20 +54,51 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not url:
         embedded = EmbeddedRedis(cfg.data_path)
         url = embedded.url
+    # access_log off: chatserver.logs writes one structured line per request instead
+    # (uvicorn's line carries the query string, where secrets could leak).
+    common: dict[str, Any] = dict(
+        host=cfg.server.host, port=cfg.server.port, log_config=None,
+        ws="websockets-sansio", ws_max_size=cfg.limits.max_frame_bytes,
+        ws_ping_interval=cfg.server.heartbeat_interval,
+        ws_ping_timeout=cfg.server.heartbeat_timeout, ws_per_message_deflate=True,
+        lifespan="on", timeout_graceful_shutdown=max(1, round(cfg.server.shutdown_timeout)),
+        proxy_headers=False, server_header=False, access_log=False)
     try:
-        app = create_app(cfg, url)
-        server = DrainingServer(uvicorn.Config(
-            app, host=cfg.server.host, port=cfg.server.port, log_config=None,
-            ws="websockets-sansio", ws_max_size=cfg.limits.max_frame_bytes,
-            ws_ping_interval=cfg.server.heartbeat_interval,
-            ws_ping_timeout=cfg.server.heartbeat_timeout, ws_per_message_deflate=True,
-            lifespan="on", timeout_graceful_shutdown=max(1, round(cfg.server.shutdown_timeout)),
-            proxy_headers=False, server_header=False))
-        server.run()
+        if args.workers > 1:
+            _serve_workers(args, cfg, url, common)
+        else:
+            server = DrainingServer(uvicorn.Config(create_app(cfg, url), **common))
+            server.run()
     finally:
         if embedded is not None:
             embedded.shutdown()
     return 0
+
+
+def _serve_workers(args: argparse.Namespace, cfg: Any, url: str,
+                   common: dict[str, Any]) -> None:
+    """N worker processes on one socket, each a node of the same Redis.
+
+    uvicorn's supervisor starts workers with `spawn`, so they rebuild the app
+    from an import string; everything they need travels in the environment,
+    including the URL of the embedded Redis this parent started.
+    """
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    path = _config_path(args.config)
+    if path:
+        os.environ["CHATSERVER_CONFIG"] = str(Path(path).resolve())
+    os.environ["CHATSERVER_REDIS_URL"] = url
+    os.environ["CHATSERVER_SERVER_HOST"] = cfg.server.host
+    os.environ["CHATSERVER_SERVER_PORT"] = str(cfg.server.port)
+    config = uvicorn.Config("chatserver.app:create_app_from_env", factory=True,
+                            workers=args.workers, **common)
+    sock = config.bind_socket()
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="path to config.toml (default: ./config.toml)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes, each a node of the same Redis (default 1)")
     serve.set_defaults(func=cmd_serve)
+    from chatserver.cli_users import add_users_parser
+
+    add_users_parser(sub, _config_path)
+    from chatserver.cli_tools import add_tool_parsers
+
+    add_tool_parsers(sub, _config_path)
     return parser
 
 

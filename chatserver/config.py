@@ -139,6 +139,12 @@ class ModerationConfig:
         "Window in which repeated medium signals from one user raise severity.", lo=1,
         hi=30 * 86400, default=3600)
     report_rate: int = _key("Reports one user may file per hour.", lo=1, hi=10_000, default=20)
+    unstaffed_hold: list[str] = _key(
+        "Categories held in every room while no moderator is watching (own crisis never).",
+        factory=lambda: ["encourages_self_harm", "contact_sharing"])
+    unstaffed_slowmode_seconds: float = _key(
+        "Slow mode applied to every room while no moderator is watching (0 = off).", lo=0,
+        hi=3600, default=0.0)
 
 
 _SECTIONS: dict[str, type] = {
@@ -346,6 +352,12 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     rooms = _build_rooms(raw.get("rooms"), env)
     _check_env_names(env, rooms)
     cfg = Config(rooms=rooms, **built)
+    from moderation.verdict import CATEGORIES
+
+    for category in cfg.moderation.unstaffed_hold:
+        if category not in CATEGORIES:
+            raise ConfigError(f"moderation.unstaffed_hold: unknown category {category!r}; "
+                              f"allowed: {', '.join(CATEGORIES)}")
     region = cfg.moderation.default_region
     if region != "*" and not (len(region) == 2 and region.isalpha() and region.isupper()):
         raise ConfigError(

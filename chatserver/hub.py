@@ -22,6 +22,7 @@ from typing import Any
 
 import msgpack
 
+from chatserver import metrics
 from chatserver.broker import Broker, BrokerUnavailable, Envelope
 from chatserver.config import Config
 from chatserver.connection import Connection
@@ -69,6 +70,12 @@ class Hub:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.control_handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
         self.stats: dict[str, int] = defaultdict(int)
+        # True while no moderator watches on any node (the moderator desk sets it).
+        self.unstaffed = False
+        # Called after a join reply is out (e.g. the "no moderator online" notice).
+        self.on_joined: Callable[[Connection, str], None] | None = None
+        # Awaited when a connection ends (e.g. a moderator's claims reopen).
+        self.on_disconnect: list[Callable[[Connection], Any]] = []
 
     # -- background tasks -------------------------------------------------
     def spawn(self, coro: Any) -> None:
@@ -107,6 +114,9 @@ class Hub:
                     del self.by_user[conn.identity.user_id]
         for slug in list(conn.rooms):
             await self._remove_member(conn, slug)
+        for hook in self.on_disconnect:
+            with contextlib.suppress(BrokerUnavailable):
+                await hook(conn)
 
     def user_connections(self, user_id: str) -> list[Connection]:
         return list(self.by_user.get(user_id, ()))
@@ -199,7 +209,10 @@ class Hub:
         last = self._node_last.get(slug)
         if last is None or member.cursor.last > last:
             self._node_last[slug] = member.cursor.last
+        self.stats["joins"] += 1
         self.spawn(self._announce_presence(slug, count))
+        if self.on_joined is not None:
+            self.on_joined(conn, slug)
 
     @staticmethod
     def _hidden_from(conn: Connection, body: dict[str, Any]) -> bool:
@@ -260,6 +273,7 @@ class Hub:
         sender = str(body.get("from", {}).get("handle", ""))
         sender_key = sender.lower()
         self.stats["deliveries"] += len(members)
+        metrics.observe_fanout(message_id)
         for member in members.values():
             if member.pending is not None:
                 member.pending.append((position, frame, sender))

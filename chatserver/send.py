@@ -53,7 +53,8 @@ async def send_message(hub: Hub, pipeline: Pipeline, conn: Connection, slug: str
             slug, pack_body(slug, conn, cleaned, screening.cw), user_id=conn.identity.user_id,
             nonce=nonce, is_staff=conn.identity.is_staff, enforce=True, rate=lim.send_rate,
             burst=lim.send_burst, maxlen=hist.max_messages,
-            retention_ms=int(hist.retention_days * 86400 * 1000), check_only=screening.hold)
+            retention_ms=int(hist.retention_days * 86400 * 1000), check_only=screening.hold,
+            min_slow=hub.config.moderation.unstaffed_slowmode_seconds if hub.unstaffed else 0.0)
         if outcome.status == "allowed":
             return await pipeline.hold(conn, room, cleaned, nonce, screening)
     except BrokerUnavailable:

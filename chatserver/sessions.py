@@ -59,10 +59,17 @@ class GuestSessions:
         ident = Identity(user_id="g:" + secrets.token_hex(12), handle=guest_handle(requested),
                          role="guest")
         token = new_token()
-        await self.broker.kv_set(pack_identity(ident), "guest", token_digest(token),
-                                 ttl=self.ttl)
+        packed = pack_identity(ident)
+        await self.broker.kv_set(packed, "guest", token_digest(token), ttl=self.ttl)
+        # So moderators (and blockers) can act on a guest by handle while it lives.
+        await self.broker.kv_set(packed, "guesth", ident.handle.lower(), ttl=self.ttl)
         return ident, token
 
     async def resolve(self, token: str) -> Identity | None:
         data = await self.broker.kv_get("guest", token_digest(token))
+        return None if data is None else unpack_identity(data)
+
+    async def find(self, handle: str) -> Identity | None:
+        """A live guest by handle (any case), or None."""
+        data = await self.broker.kv_get("guesth", handle.lower())
         return None if data is None else unpack_identity(data)

@@ -292,11 +292,13 @@ class Broker:
     # -- messages ---------------------------------------------------------
     async def send(self, room: str, body: bytes, *, user_id: str, nonce: str | None,
                    is_staff: bool, enforce: bool, rate: float, burst: float, maxlen: int,
-                   retention_ms: int, check_only: bool = False) -> SendOutcome:
+                   retention_ms: int, check_only: bool = False,
+                   min_slow: float = 0.0) -> SendOutcome:
         """Run SEND: checks, nonce, append and publish as one step.
 
         With `check_only` (a message about to be held) it runs the same checks and
         spends the same rate token, but appends nothing: status `allowed`.
+        `min_slow` is a slow-mode floor (seconds), used while no moderator watches.
         """
         nonce_key = self.key("nonce", room, user_id, nonce) if nonce else ""
         # Accounts ("u:" ids) get a per-user index of what they sent, so deleting
@@ -309,7 +311,7 @@ class Broker:
                            repr(float(burst)), "check" if check_only else "",
                            "1" if is_staff else "0",
                            self.room_channel(room), "1" if enforce else "0", room,
-                           USER_INDEX_CAP]
+                           USER_INDEX_CAP, repr(float(min_slow))]
         try:
             status, value = await self._send(keys=keys, args=args)
         except (*_REDIS_DOWN,) as exc:

@@ -237,6 +237,11 @@ class ModerationStore:
         raw, _ = await self._run(pipe.execute())
         return None if raw is None else dict(json.loads(raw))
 
+    async def restore_held(self, room: str, held_id: str, held: dict[str, Any]) -> None:
+        """Put a held message back (an approval that could not be published)."""
+        await self._run(self.broker.redis.hset(self._k("held", room), held_id,
+                                               json.dumps(held, ensure_ascii=False)))
+
     async def get_held(self, room: str, held_id: str) -> dict[str, Any] | None:
         raw = await self._run(self.broker.redis.hget(self._k("held", room), held_id))
         return None if raw is None else dict(json.loads(raw))
@@ -260,3 +265,41 @@ class ModerationStore:
         raw = await self._run(self.broker.redis.lrange(self._k("flag", flag_id, "reasons"),
                                                        0, -1))
         return [r.decode() for r in raw]
+
+    # -- escalation, room settings, audit, staffing -----------------------
+    async def mark_escalated(self, flag_id: str, how: str) -> bool:
+        """Claim the right to escalate a flag once (across nodes)."""
+        return bool(await self._run(self.broker.redis.hsetnx(
+            self._k("flag", flag_id), "escalated", f"{how}:{now_ms()}")))
+
+    async def set_flag_field(self, flag_id: str, field: str, value: str) -> None:
+        await self._run(self.broker.redis.hset(self._k("flag", flag_id), field, value))
+
+    async def room_setting(self, room: str, field: str, value: str | None) -> None:
+        key = self._k("roomcfg", room)
+        if value is None:
+            await self._run(self.broker.redis.hdel(key, field))
+        else:
+            await self._run(self.broker.redis.hset(key, field, value))
+
+    async def room_settings(self, room: str) -> dict[str, str]:
+        raw = await self._run(self.broker.redis.hgetall(self._k("roomcfg", room)))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    async def audit(self, entry: dict[str, Any]) -> str:
+        """Append one moderator action to the append-only audit stream."""
+        fields: dict[Any, Any] = {k: json.dumps(v) if not isinstance(v, str) else v
+                                  for k, v in entry.items() if v is not None}
+        rid = await self._run(self.broker.redis.xadd(self._k("audit"), fields))
+        return str(rid.decode())
+
+    async def audit_entries(self, after: str = "-", count: int = 1000
+                            ) -> list[tuple[str, dict[str, str]]]:
+        rows = await self._run(self.broker.redis.xrange(self._k("audit"), min=after,
+                                                        count=count))
+        return [(rid.decode(), {k.decode(): v.decode() for k, v in f.items()})
+                for rid, f in rows]
+
+    async def count_handled(self, moderator: str) -> int:
+        return int(await self._run(self.broker.redis.hincrby(
+            self._k("modstats", moderator.lower()), "handled", 1)))

@@ -11,7 +11,7 @@ SEND = r"""
 -- ARGV: 1 body, 2 maxlen, 3 retention ms, 4 nonce ttl s, 5 rate/s, 6 burst,
 --       7 mode ('' = publish, 'check' = checks only, for held messages),
 --       8 is_staff ('1'/'0'), 9 channel, 10 enforce limits ('1'/'0'),
---       11 room slug, 12 index length cap (with KEYS[7])
+--       11 room slug, 12 index length cap (with KEYS[7]), 13 slow-mode floor s
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local enforce = ARGV[10] == '1'
@@ -23,6 +23,8 @@ if enforce then
   local settings = redis.call('HMGET', KEYS[6], 'locked', 'slowmode')
   if settings[1] == '1' and not staff then return {'locked', '0'} end
   slow = tonumber(settings[2] or '0') or 0
+  local floor = tonumber(ARGV[13] or '0') or 0
+  if floor > slow then slow = floor end
 end
 if KEYS[2] ~= '' then
   local prev = redis.call('GET', KEYS[2])
