@@ -21,8 +21,10 @@ async def op_leave(s: Services, conn: Connection, req: Request) -> dict[str, Any
 
 
 async def op_send(s: Services, conn: Connection, req: Request) -> dict[str, Any]:
-    return await send_message(s.hub, s.pipeline, conn, req.args["room"], req.args["text"],
-                              req.args.get("nonce"))
+    result = await send_message(s.hub, s.pipeline, conn, req.args["room"], req.args["text"],
+                                req.args.get("nonce"))
+    s.hub.stats["messages_in"] += 1  # accepted (delivered, held or a repeated nonce)
+    return result
 
 
 async def op_history(s: Services, conn: Connection, req: Request) -> dict[str, Any]:

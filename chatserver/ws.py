@@ -16,7 +16,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from chatserver.broker import BrokerUnavailable
 from chatserver.connection import Connection
 from chatserver.hello import authenticate
+from chatserver.logs import bind_request
 from chatserver.origin import origin_allowed
+from chatserver.production import connection_limits
 from chatserver.protocol import (
     CLOSE_BANNED,
     CLOSE_NO_HELLO,
@@ -32,13 +34,16 @@ from chatserver.protocol import (
     parse,
     reply,
 )
+from chatserver.proxy import client_address as forwarded_address
 from chatserver.services import NO_REPLY, Services
 
 log = logging.getLogger("chatserver.ws")
 
 
 def client_address(ws: WebSocket) -> str:
-    return ws.client.host if ws.client else "unknown"
+    """The peer, or the client behind a trusted reverse proxy (chatserver.proxy)."""
+    services: Services = ws.app.state.services
+    return forwarded_address(ws.client, ws.headers, services.config.server.trusted_proxies)
 
 
 async def websocket_endpoint(ws: WebSocket) -> None:
@@ -65,6 +70,8 @@ async def websocket_endpoint(ws: WebSocket) -> None:
 
     conn = Connection(send_frame=send_frame, close_socket=close_socket, binary=binary,
                       address=client_address(ws), queue_size=cfg.server.outgoing_queue)
+    bind_request(conn.id, conn.address)
+    services.hub.stats["connections"] += 1
     conn.start()
     try:
         if await _hello(services, ws, conn):
@@ -75,6 +82,10 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     finally:
         await services.hub.disconnect(conn)
         await conn.stop_writer()
+        limits = connection_limits(services)
+        if limits is not None:
+            await limits.release(conn.id)
+        log.info("closed", extra={"conn": conn.id, "code": conn.close_code})
 
 
 async def _receive(ws: WebSocket) -> str | bytes | None:
@@ -112,6 +123,17 @@ async def _hello(s: Services, ws: WebSocket, conn: Connection) -> bool:
         return False
     try:
         identity, result = await authenticate(s, ws.headers, conn, req)
+        limits = connection_limits(s)
+        refused = None if limits is None else \
+            await limits.acquire(conn.id, identity.user_id, conn.address)
+        if refused is not None:
+            s.hub.stats["connection_limited"] += 1
+            log.warning("connection limit", extra={"conn": conn.id, "per": refused})
+            whom = "account" if refused == "user" else "address"
+            conn.push_obj(error(req.ref, "too_many_connections",
+                                f"too many open connections for this {whom}"))
+            await conn.drain_and_close(CLOSE_VIOLATIONS, "too many connections")
+            return False
     except OpError as exc:
         conn.push_obj(error(req.ref, exc.code, exc.message))
         code = CLOSE_BANNED if exc.code == "banned" else CLOSE_NO_HELLO
