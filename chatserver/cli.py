@@ -60,7 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=cfg.server.host, port=cfg.server.port, log_config=None,
         ws="websockets-sansio", ws_max_size=cfg.limits.max_frame_bytes,
         ws_ping_interval=cfg.server.heartbeat_interval,
-        ws_ping_timeout=cfg.server.heartbeat_timeout, ws_per_message_deflate=True,
+        ws_ping_timeout=cfg.server.heartbeat_timeout, ws_per_message_deflate=False,
         lifespan="on", timeout_graceful_shutdown=max(1, round(cfg.server.shutdown_timeout)),
         proxy_headers=False, server_header=False, access_log=False)
     try:

@@ -102,7 +102,7 @@ class LimitsConfig:
     max_connections_per_user: int = _key("Open connections per identity.", lo=1, hi=1_000_000,
                                          default=10)
     max_connections_per_address: int = _key("Open connections per client address.", lo=1,
-                                            hi=1_000_000, default=100)
+                                            hi=1_000_000, default=1000)
     max_rooms_per_connection: int = _key("Rooms one connection may have joined.", lo=1,
                                          hi=10_000, default=20)
     bad_frames_per_minute: int = _key("bad_request replies per minute before close 4029.", lo=1,

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,27 +45,28 @@ class Connection:
     closed: bool = False
     close_code: int | None = None
     on_overflow: Callable[[Connection], None] | None = None
-    _queue: asyncio.Queue[Outgoing | None] = field(init=False)
+    _queue: deque[Outgoing] = field(init=False, default_factory=deque)
     _writer: asyncio.Task[None] | None = field(init=False, default=None)
 
-    def __post_init__(self) -> None:
-        self._queue = asyncio.Queue(self.queue_size)
-
     def start(self) -> None:
-        self._writer = asyncio.create_task(self._write_loop(), name=f"writer-{self.id}")
+        """Nothing to start: the writer task exists only while frames are queued."""
 
     def push(self, frame: Outgoing) -> None:
         """Queue a frame without waiting; a full queue means the client fell behind."""
         if self.closed:
             return
-        try:
-            self._queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        queue = self._queue
+        if len(queue) >= self.queue_size:
             log.warning("slow consumer disconnected",
                         extra={"conn": self.id, "queued": self.queue_size, "code": CLOSE_TOO_SLOW})
             if self.on_overflow is not None:
                 self.on_overflow(self)
             self.abort(CLOSE_TOO_SLOW, "too slow: reconnect and resume")
+            return
+        queue.append(frame)
+        if self._writer is None:
+            # An idle connection holds no task; one is made per burst of frames.
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
     def push_obj(self, obj: dict[str, Any]) -> None:
         self.push(Outgoing(obj))
@@ -72,11 +74,14 @@ class Connection:
     async def _write_loop(self) -> None:
         queue = self._queue
         binary = self.binary
-        while True:
-            item = await queue.get()
-            if item is None:
-                return
-            await self.send_frame(item.for_format(binary))
+        send = self.send_frame
+        try:
+            while queue:
+                await send(queue.popleft().for_format(binary))
+        except Exception:  # the socket is gone: the receive loop will notice and clean up
+            queue.clear()
+        finally:
+            self._writer = None
 
     async def drain_and_close(self, code: int, reason: str = "", timeout: float = 5.0) -> None:
         """Send what is queued, then close: used for errors that end a session."""
@@ -84,8 +89,6 @@ class Connection:
             return
         self.closed = True
         self.close_code = code
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(None)
         if self._writer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self._writer), timeout)
@@ -97,6 +100,7 @@ class Connection:
             return
         self.closed = True
         self.close_code = code
+        self._queue.clear()
         if self._writer is not None:
             self._writer.cancel()
         asyncio.get_running_loop().create_task(self._close(code, reason))

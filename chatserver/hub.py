@@ -31,6 +31,7 @@ from rooms.history import Cursor, StreamPos, decide_recovery, parse_id, pos, ts_
 from rooms.registry import Room, admission_error
 
 log = logging.getLogger("chatserver.hub")
+PRESENCE_INTERVAL = 0.5  # seconds over which joins and leaves are coalesced
 
 
 @dataclass(eq=False)
@@ -67,6 +68,7 @@ class Hub:
         self._sub_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._node_last: dict[str, StreamPos] = {}
         self._presence_sent: dict[str, int] = {}
+        self._presence_due: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.control_handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
         self.stats: dict[str, int] = defaultdict(int)
@@ -210,7 +212,7 @@ class Hub:
         if last is None or member.cursor.last > last:
             self._node_last[slug] = member.cursor.last
         self.stats["joins"] += 1
-        self.spawn(self._announce_presence(slug, count))
+        self._schedule_presence(slug)
         if self.on_joined is not None:
             self.on_joined(conn, slug)
 
@@ -229,17 +231,28 @@ class Hub:
         members = self.rooms.get(slug)
         if members is None or members.pop(conn.id, None) is None:
             return
-        try:
-            count = await self.broker.presence(slug, len(members))
-            await self._announce_presence(slug, count)
-        except BrokerUnavailable:
-            pass
-        if not members:
+        if members:
+            self._schedule_presence(slug)
+        else:
+            with contextlib.suppress(BrokerUnavailable):
+                count = await self.broker.presence(slug, 0)
+                await self.broker.publish(slug, "presence", {"room": slug, "count": count})
             await self._release_subscription(slug)
 
-    async def _announce_presence(self, slug: str, count: int) -> None:
-        with contextlib.suppress(BrokerUnavailable):
-            await self.broker.publish(slug, "presence", {"room": slug, "count": count})
+    def _schedule_presence(self, slug: str) -> None:
+        """Coalesce presence: one count and one event per room per interval, not per join."""
+        if slug in self._presence_due:
+            return
+        self._presence_due.add(slug)
+
+        async def announce() -> None:
+            await asyncio.sleep(PRESENCE_INTERVAL)
+            self._presence_due.discard(slug)
+            with contextlib.suppress(BrokerUnavailable):
+                count = await self.broker.presence(slug, len(self.rooms.get(slug, ())))
+                await self.broker.publish(slug, "presence", {"room": slug, "count": count})
+
+        self.spawn(announce())
 
     # -- inbound from Redis -----------------------------------------------
     def on_envelope(self, channel: str, env: Envelope) -> None:

@@ -81,7 +81,9 @@ def decode(data: str | bytes) -> Any:
     if isinstance(data, str):
         try:
             return json.loads(data)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):
+            # ValueError also covers valid JSON Python refuses to parse: an integer
+            # past its 4300-digit limit would otherwise kill the connection (1011).
             raise BadFrame("frame is not valid JSON") from None
     try:
         return msgpack.unpackb(data, raw=False, strict_map_key=True, max_bin_len=0,
@@ -186,17 +188,22 @@ class Outgoing:
 class ViolationCounter:
     """Counts `bad_request` replies in a sliding minute; says when to close with 4029."""
 
+    __slots__ = ("_times", "limit", "window")
+
     def __init__(self, limit: int, window: float = 60.0) -> None:
         self.limit = limit
         self.window = window
-        self._times: deque[float] = deque()
+        self._times: deque[float] | None = None  # made on the first violation: most never have one
 
     def add(self, now: float) -> bool:
         """Record one violation at `now`; True when the limit is reached."""
-        self._times.append(now)
-        while self._times and self._times[0] <= now - self.window:
-            self._times.popleft()
-        return len(self._times) >= self.limit
+        if self._times is None:
+            self._times = deque()
+        times = self._times
+        times.append(now)
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return len(times) >= self.limit
 
 
 def choose_subprotocol(offered: list[str]) -> str | None:

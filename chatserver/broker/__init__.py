@@ -96,14 +96,18 @@ ResyncHandler = Callable[[str], Awaitable[None]]
 class Broker:
     """Redis for one node: commands, scripts, and a self-healing subscription."""
 
-    def __init__(self, url: str, prefix: str, node_id: str) -> None:
+    def __init__(self, url: str, prefix: str, node_id: str,
+                 max_connections: int = 64) -> None:
         self.url = url
         self.prefix = prefix
         self.node_id = node_id
-        self.redis: aioredis.Redis = aioredis.Redis.from_url(
-            url, decode_responses=False, socket_connect_timeout=2.0, socket_timeout=5.0,
-            retry_on_timeout=False, retry=Retry(NoBackoff(), 0), health_check_interval=0,
-            max_connections=None)
+        # A blocking pool: under a burst, commands wait for a connection instead of
+        # failing at once (redis-py's default pool raises when it is exhausted).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=5.0, decode_responses=False,
+            socket_connect_timeout=2.0, socket_timeout=5.0, retry_on_timeout=False,
+            retry=Retry(NoBackoff(), 0), health_check_interval=0)
+        self.redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
         self._send = self.redis.register_script(scripts.SEND)
         self._presence = self.redis.register_script(scripts.PRESENCE)
         self._hide = self.redis.register_script(scripts.HIDE)
