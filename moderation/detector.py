@@ -341,7 +341,18 @@ class Detector:
         subj = self._subject(cues, before)
         sev = h.severity
 
-        if kind in _SELF_KINDS:
+        if h.trig.unless and any(getattr(ctx, r) for r in h.trig.unless):
+            return None  # "goodbye everyone, see you tomorrow"; "on the bridge in traffic"
+        if kind == "prep":
+            # Farewells address the reader ("tell my mom", "if anyone reads this", "don't
+            # blame yourselves"), so a "you" before them does not make them about someone
+            # else. News or teaching framing only counts inside the clause before the hit.
+            gen_rx = cues.get("generic")
+            if ctx.fiction or (gen_rx is not None and gen_rx.search(before)):
+                return None
+            if subj == "third" and (ctx.support or ctx.generic):
+                return None
+        elif kind in _SELF_KINDS:
             # Who is at risk: "you" talk is not a disclosure; a third person is (a friend
             # at risk) unless the message is supportive or generic; no subject at all is
             # the writer, unless the framing is generic (news, "if anyone ...").
@@ -355,8 +366,8 @@ class Detector:
             reported = cues.get("reported")
             if reported is not None and reported.search(before):
                 return None
-            if ctx.support:
-                return None
+            if ctx.support or ctx.fiction or subj == "third":
+                return None  # "the character kills himself in the book" narrates
         elif kind == "threat":
             if ctx.fiction or (ctx.hyperbole and not ctx.method):
                 return None  # "gonna kill you next round", "kill him lol"
@@ -409,10 +420,13 @@ class Detector:
         prep_hits = [h for h in selfish if h.trig.kind == "prep"]
         other_self = [h for h in selfish if h.trig.kind != "prep"]
         prep = ctx.prep or bool(prep_hits)
+        # Two separate preparatory or farewell acts ("gave my cat away" + "wrote letters",
+        # "sorry for everything" + "love you all. goodbye") are a final goodbye.
+        several_preps = len({h.start for h in prep_hits}) >= 2
         for h in selfish:
             kind = h.trig.kind
             if kind == "prep":
-                if other_self or ctx.time:
+                if other_self or ctx.time or several_preps or ctx.despair:
                     h.severity = Severity.IMMINENT
             elif kind == "wish":
                 if prep:

@@ -58,6 +58,9 @@ CUE_KINDS = (
     "trivial",
     "post_negation",
     "drug",
+    "casual_bye",  # "good night, see you tomorrow": a farewell that is not a final one
+    "benign_place",  # "stuck in traffic on the bridge": being somewhere high is not an act
+    "despair",  # "I can't do this anymore": with a means at hand it is a crisis
 )
 
 # Word boundary that also understands Devanagari vowel signs (which `\b` does not).
@@ -78,6 +81,7 @@ class Trigger:
     severity: Severity
     patterns: tuple[str, ...]
     requires: tuple[str, ...] = ()  # cue kinds of which at least one must be present
+    unless: tuple[str, ...] = ()  # cue kinds any of which discards the hit
 
 
 @dataclass(slots=True)
@@ -159,7 +163,11 @@ def load_lexicon(path: Path) -> Lexicon:
         for r in requires:
             if r not in CUE_KINDS:
                 raise ValueError(f"{path.name}: trigger {tid}: unknown cue in requires {r!r}")
-        lex.triggers.append(Trigger(tid, lang, kind, tuple(cats), sev, pats, requires))
+        unless = tuple(t.get("unless", ()))
+        for r in (*requires, *unless):
+            if r not in CUE_KINDS:
+                raise ValueError(f"{path.name}: trigger {tid}: unknown cue {r!r}")
+        lex.triggers.append(Trigger(tid, lang, kind, tuple(cats), sev, pats, requires, unless))
     return lex
 
 
