@@ -1,7 +1,7 @@
 // Peer chat page. Server data is inserted only as text (see dom.js).
 import { PeerClient, api } from "./protocol.js";
 import { h, clear, $, announce, formatTime, storage, session, uniqueId } from "./dom.js";
-import { supportCard } from "./support.js";
+import { supportCard, telHref } from "./support.js";
 
 const TOKEN_KEY = "peerchat.token";          // sessionStorage: account token or guest token
 const KIND_KEY = "peerchat.kind";            // "account" | "guest" | "cookie"
@@ -804,9 +804,18 @@ function onSupport(ev) {
   card.scrollIntoView({ block: "start" });
 }
 
+function noticeResources(ev) {
+  // e.g. the "no moderator online" notice carries the local emergency number.
+  return (ev.resources || []).filter((r) => r && r.phone).map((r) =>
+    h("span", { class: "notice-resource" }, " ", `${r.name || "Emergency"}: `,
+      h("a", { href: telHref(r.phone) }, r.phone)));
+}
+
 function addNotice(room, ev) {
-  const li = h("li", { class: `notice ${ev.level === "warn" ? "warn" : "info"}`, role: ev.level === "warn" ? "alert" : null },
-    ev.text || "");
+  // The role goes on an inner element: a list item must stay a list item.
+  const body = h("div", { role: ev.level === "warn" ? "alert" : null }, ev.text || "",
+    ...noticeResources(ev));
+  const li = h("li", { class: `notice ${ev.level === "warn" ? "warn" : "info"}` }, body);
   room.list.append(li);
   if (nearBottom(room) || true) scrollToBottom(room);
   if (ev.level !== "warn") announce(ev.text || "");
