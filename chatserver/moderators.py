@@ -57,7 +57,10 @@ class ModeratorDesk:
         self.pipeline = pipeline
         self.store: ModerationStore = pipeline.store
         self.watchers: dict[str, Watch] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        # escalation entries read from the consumer group, waiting for their time:
+        # entry id -> (due ms, flag id)
+        self._due: dict[str, tuple[int, str]] = {}
         self._staffed: bool | None = None
         self.webhook_failures = 0
         self.escalations = 0
@@ -74,14 +77,15 @@ class ModeratorDesk:
         self.s.handlers.update(self.handlers())
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._sweep_forever(),
-                                                            name="moderator-sweeper")
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._sweep_forever(), name="moderator-sweeper"),
+                       loop.create_task(self._escalate_forever(), name="escalation")]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+                await task
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -421,6 +425,59 @@ class ModeratorDesk:
                 log.exception("moderator sweep failed")
             await asyncio.sleep(SWEEP_SECONDS)
 
+    async def _escalate_forever(self) -> None:
+        """Escalation as a consumer group on the flag log, shared by all nodes.
+
+        Each new flag is read by exactly one node, which keeps the entry pending
+        until the flag's deadline, escalates it if nobody claimed it, then
+        acknowledges it. Entries a dead node left pending are taken over
+        (XAUTOCLAIM) once they have idled past the deadline.
+        """
+        consumer = self.s.broker.node_id
+        mod = self.s.config.moderation
+        wait_ms = int(mod.escalate_after_seconds * 1000)
+        last_claim = 0.0
+        while True:
+            try:
+                await self.store.ensure_group()
+                while True:
+                    fresh = await self.store.read_group(consumer, block_ms=500)
+                    if time.monotonic() - last_claim > 5:
+                        last_claim = time.monotonic()
+                        fresh += await self.store.autoclaim(consumer, wait_ms + 5_000)
+                    await self._schedule(fresh)
+                    await self._escalate_due()
+            except asyncio.CancelledError:
+                raise
+            except BrokerUnavailable:
+                await asyncio.sleep(1)
+            except Exception:
+                log.exception("escalation worker failed")
+                await asyncio.sleep(1)
+
+    async def _schedule(self, entries: list[tuple[str, str, str]]) -> None:
+        done = []
+        wait_ms = int(self.s.config.moderation.escalate_after_seconds * 1000)
+        for entry_id, flag_id, event in entries:
+            flag = await self.store.get_flag(flag_id) if event == "new" else None
+            if flag is None or flag["severity"] not in ("high", "imminent"):
+                done.append(entry_id)
+            else:
+                self._due[entry_id] = (int(flag["created_at"]) + wait_ms, flag_id)
+        await self.store.ack(*done)
+
+    async def _escalate_due(self) -> None:
+        now = now_ms()
+        for entry_id, (due, flag_id) in list(self._due.items()):
+            if due > now:
+                continue
+            flag = await self.store.get_flag(flag_id)
+            if flag is not None and flag["state"] == "open" and \
+                    await self.store.mark_escalated(flag_id, "auto"):
+                self.s.hub.spawn(self.escalate(flag, reason="unclaimed"))
+            await self.store.ack(entry_id)
+            del self._due[entry_id]
+
     def _on_watch_notice(self, body: dict[str, Any]) -> None:
         frame = Outgoing(body)
         for watch in self.watchers.values():
@@ -437,10 +494,6 @@ class ModeratorDesk:
                 if status == "ok":
                     log.info("claim timed out", extra={"flag": flag["id"]})
                     await self._announce("flag_update", flag["id"])
-            elif flag["state"] == "open" and flag["severity"] in ("high", "imminent") and \
-                    now - flag["created_at"] > mod.escalate_after_seconds * 1000 and \
-                    await self.store.mark_escalated(flag["id"], "auto"):
-                self.s.hub.spawn(self.escalate(flag, reason="unclaimed"))
         limit = mod.shift_minutes * 60
         for watch in list(self.watchers.values()):
             if not watch.nudged and time.monotonic() - watch.since > limit:

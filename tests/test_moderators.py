@@ -279,3 +279,38 @@ async def test_unstaffed_rooms_notice_and_policy(start_node) -> None:
     assert sent["status"] == "delivered"
     for c in (mod, peer):
         await c.close()
+
+
+async def test_escalation_survives_the_node_that_read_the_flag(start_node, redis_url,
+                                                               key_prefix) -> None:
+    import signal
+
+    import redis.asyncio as aioredis
+
+    hook = Webhook()
+    try:
+        a = start_node(moderation_webhook_url=hook.url, moderation_escalate_after_seconds=2)
+        peer = await Client.connect(a.ws_url, guest="peer")
+        await peer.ok("join", room="general")
+        await peer.ok("send", room="general", text="took all my pills an hour ago")
+        r = aioredis.Redis.from_url(redis_url)
+        try:
+            # node a has read the flag from the consumer group and holds it pending
+            for _ in range(200):
+                pending = await r.xpending(f"{key_prefix}flags:log", "escalation")
+                if pending["pending"] == 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert pending["pending"] == 1
+        finally:
+            await r.aclose()
+        a.stop(signal.SIGKILL)
+        b = start_node(moderation_webhook_url=hook.url, moderation_escalate_after_seconds=2)
+        assert b.port != a.port
+        for _ in range(400):
+            if hook.received:
+                break
+            await asyncio.sleep(0.05)
+        assert [e["reason"] for e in hook.received] == ["unclaimed"]
+    finally:
+        hook.close()

@@ -303,3 +303,48 @@ class ModerationStore:
     async def count_handled(self, moderator: str) -> int:
         return int(await self._run(self.broker.redis.hincrby(
             self._k("modstats", moderator.lower()), "handled", 1)))
+
+    # -- the escalation consumer group ------------------------------------
+    ESCALATION_GROUP = "escalation"
+
+    async def ensure_group(self) -> None:
+        """Create the consumer group on the flag log (idempotent)."""
+        try:
+            await self.broker.redis.xgroup_create(self._k("flags", "log"),
+                                                  self.ESCALATION_GROUP, id="$",
+                                                  mkstream=True)
+        except _REDIS_DOWN as exc:
+            raise _unavailable(exc) from None
+        except Exception as exc:  # BUSYGROUP: another node made it first
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    @staticmethod
+    def _entries(rows: Any) -> list[tuple[str, str, str]]:
+        out = []
+        for rid, fields in rows or []:
+            if fields:
+                out.append((rid.decode(), fields.get(b"flag", b"").decode(),
+                            fields.get(b"event", b"").decode()))
+        return out
+
+    async def read_group(self, consumer: str, block_ms: int, count: int = 100
+                         ) -> list[tuple[str, str, str]]:
+        """New flag-log entries for this consumer: (entry id, flag id, event)."""
+        res = await self._run(self.broker.redis.xreadgroup(
+            self.ESCALATION_GROUP, consumer, {self._k("flags", "log"): ">"}, count=count,
+            block=block_ms))
+        return self._entries(res[0][1]) if res else []
+
+    async def autoclaim(self, consumer: str, min_idle_ms: int, count: int = 100
+                        ) -> list[tuple[str, str, str]]:
+        """Take over entries another (perhaps dead) node read but never acknowledged."""
+        res = await self._run(self.broker.redis.xautoclaim(
+            self._k("flags", "log"), self.ESCALATION_GROUP, consumer, min_idle_ms,
+            start_id="0-0", count=count))
+        return self._entries(res[1])
+
+    async def ack(self, *entry_ids: str) -> None:
+        if entry_ids:
+            await self._run(self.broker.redis.xack(self._k("flags", "log"),
+                                                   self.ESCALATION_GROUP, *entry_ids))
