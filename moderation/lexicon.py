@@ -68,6 +68,7 @@ _WORDCH = r"[\w\u0900-\u097f]"
 BOUND_START = rf"(?<!{_WORDCH})"
 BOUND_END = rf"(?!{_WORDCH})"
 _META = set("\\.^$*+?{}[]|()")
+_EXPAND_TAIL = 80  # longest tail for which later alternation groups are multiplied out
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +244,8 @@ def expand(p: str, budget: int = 64) -> list[str]:
     """
     if p.startswith(r"\d+"):  # "20 pills": one branch per leading digit
         return [f"{i}\\d*{p[3:]}" for i in range(10)]
+    if p.startswith(r"\d\d+"):  # "43 pills": two digits or more
+        return [f"{i}\\d+{p[5:]}" for i in range(10)]
     toks, rest = _literal_prefix(p)
     lit = "".join(toks)
     if not rest.startswith("(?:"):
@@ -267,9 +270,15 @@ def expand(p: str, budget: int = 64) -> list[str]:
     if len(alts) > budget:
         return [p]
     out: list[str] = []
+    # Later groups are multiplied out only while the tail is short: every variant copies
+    # the whole tail, and long family patterns would otherwise bloat the compiled regex
+    # (start-up time) without helping the first-character dispatch.
     per = max(1, budget // len(alts))
     for a in alts:
-        out.extend(expand(lit + a + after, per))
+        # A variant that still starts with a group (an optional first group dropped)
+        # must be expanded further, or it would land in the slow non-literal regex.
+        sub = per if len(after) <= _EXPAND_TAIL or not (lit + a) else 1
+        out.extend(expand(lit + a + after, sub))
     return out
 
 
