@@ -235,3 +235,31 @@ async def test_recovery_beyond_max_recover_is_not_recovered(start_node) -> None:
     assert joined["recovered"] is True
     assert [m["id"] for m in joined["messages"]] == ids[7:]
     await c.close()
+
+
+async def test_node_subscribes_only_while_it_has_members(start_node, redis_url,
+                                                          key_prefix) -> None:
+    import redis.asyncio as aioredis
+
+    node = start_node()
+    r = aioredis.Redis.from_url(redis_url)
+    channel = f"{key_prefix}room:substance-use"
+
+    async def subscribers() -> int:
+        return int((await r.pubsub_numsub(channel))[0][1])
+
+    try:
+        assert await subscribers() == 0
+        a = await Client.connect(node.ws_url, guest="a")
+        b = await Client.connect(node.ws_url, guest="b")
+        await a.ok("join", room="substance-use")
+        await b.ok("join", room="substance-use")
+        assert await subscribers() == 1  # one subscription per node, however many members
+        await a.ok("leave", room="substance-use")
+        assert await subscribers() == 1
+        await b.ok("leave", room="substance-use")
+        assert await subscribers() == 0  # the last member left: unsubscribed
+        await a.close()
+        await b.close()
+    finally:
+        await r.aclose()

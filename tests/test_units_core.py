@@ -153,3 +153,13 @@ def test_default_config_rooms() -> None:
     assert slugs["youth"].audience == "youth"
     assert all(slugs[s].audience == "all" and slugs[s].guests
                for s in ("general", "ptsd", "substance-use", "lgbtq"))
+
+
+def test_readme_documents_every_config_key() -> None:
+    from pathlib import Path
+
+    from chatserver.config import reference
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    missing = [key for key, *_ in reference() if f"`{key}`" not in readme]
+    assert missing == []

@@ -115,6 +115,7 @@ class Broker:
         self._on_resync: ResyncHandler | None = None
         self._wanted: set[str] = set()  # room slugs this node wants
         self._confirmed: dict[str, asyncio.Event] = {}
+        self._unsubscribing: dict[str, asyncio.Future[None]] = {}
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
@@ -246,9 +247,13 @@ class Broker:
             self._mark_confirmed(msg["channel"].decode())
             return
         if kind == "unsubscribe":
-            ev = self._confirmed.get(msg["channel"].decode())
+            name = msg["channel"].decode()
+            ev = self._confirmed.get(name)
             if ev is not None:
                 ev.clear()
+            waiter = self._unsubscribing.pop(name, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
             return
         if kind != "message":
             return
@@ -286,8 +291,13 @@ class Broker:
         if ev is not None:
             ev.clear()
         if self._pubsub is not None and self._connected.is_set():
+            waiter = asyncio.get_running_loop().create_future()
+            self._unsubscribing[channel] = waiter
             with contextlib.suppress(*_REDIS_DOWN, RedisError):
                 await self._pubsub.unsubscribe(channel)
+                # Redis confirms; until then the channel may still deliver to us.
+                await asyncio.wait_for(waiter, 2.0)
+            self._unsubscribing.pop(channel, None)
 
     def is_subscribed(self, room: str) -> bool:
         ev = self._confirmed.get(self.room_channel(room))
