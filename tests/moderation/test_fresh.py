@@ -1,0 +1,56 @@
+"""Floors on the fresh sets written by hand in six languages.
+
+fresh_eval.jsonl (259 messages) was written BEFORE tuning and scored once for an honest
+baseline (any-risk recall 0.517, precision 0.928, hard-negative FP 0.084, 51/92 imminent
+rated below high); the lexicon families were then tuned against it, so its floors below
+are tuning floors, not a generalisation estimate.
+
+fresh_eval2.jsonl (86 messages) was written AFTER tuning and never tuned on. Its floors
+are regression guards at the level actually measured (recall 0.278, precision 0.938,
+19/28 imminent below high): far below the quality bar, and recorded as such so that any
+improvement shows up and any regression fails.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from moderation.detector import default_detector
+from moderation.evaluate import evaluate, load_rows
+
+HERE = Path(__file__).parent
+LANGS = {"en", "es", "pt", "fr", "de", "hi"}
+
+
+@pytest.mark.parametrize("name", ["fresh_eval.jsonl", "fresh_eval2.jsonl"])
+def test_fresh_rows_are_well_formed(name: str) -> None:
+    rows = load_rows(HERE / name)
+    ids = set()
+    for row in rows:
+        assert set(row) == {"id", "room", "lang", "text", "labels", "severity", "hard_negative"}
+        assert row["id"] not in ids
+        ids.add(row["id"])
+    assert {row["lang"] for row in rows} == LANGS
+
+
+def test_fresh_eval_floors() -> None:
+    """Tuned-on set: every floor of the real quality bar, with margin recorded."""
+    rows = load_rows(HERE / "fresh_eval.jsonl")
+    assert len(rows) >= 250
+    rep = evaluate(rows, default_detector())
+    assert rep.any_risk.recall >= 0.98, rep.format()
+    assert rep.any_risk.precision >= 0.97, rep.format()
+    assert rep.hard_negative_fp_rate <= 0.03, rep.format()
+    assert rep.imminent_below_high == 0, rep.format()
+
+
+def test_fresh_eval2_regression_guard() -> None:
+    """Never tuned on. These are the measured (poor) figures, not the quality bar:
+    zero imminent-below-high is NOT reached on this set."""
+    rep = evaluate(load_rows(HERE / "fresh_eval2.jsonl"), default_detector())
+    assert rep.any_risk.recall >= 0.27, rep.format()
+    assert rep.any_risk.precision >= 0.90, rep.format()
+    assert rep.hard_negative_fp_rate <= 0.05, rep.format()
+    assert rep.imminent_below_high <= 19, rep.format()
