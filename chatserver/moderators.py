@@ -19,6 +19,7 @@ from typing import Any
 
 import msgpack
 
+from chatserver import metrics
 from chatserver.broker import BrokerUnavailable
 from chatserver.broker.moderation import ModerationStore, now_ms
 from chatserver.connection import Connection
@@ -346,7 +347,7 @@ class ModeratorDesk:
                        by: str | None = None) -> bool:
         """POST the flag (never the message text) to the on-call webhook, with retries."""
         self.escalations += 1
-        self._metric("escalation")
+        metrics.escalation()
         payload = {"event": "escalation", "reason": reason, "flag": flag["id"],
                    "room": flag["room"], "severity": flag["severity"],
                    "categories": flag["categories"], "created_at": flag["created_at"],
@@ -358,7 +359,7 @@ class ModeratorDesk:
             delivered = await post_with_retries(url, payload)
         if not delivered:
             self.webhook_failures += 1
-            self._metric("webhook_failure")
+            metrics.webhook_failure()
             log.error("escalation webhook failed", extra={
                 "flag": flag["id"], "configured": bool(url)})
         await self.store.set_flag_field(flag["id"], "escalation",
@@ -374,12 +375,6 @@ class ModeratorDesk:
         self.s.hub.spawn(self.s.broker.publish(None, "watch_notice", {
             "type": "notice", "level": "warn" if not delivered else "info",
             "code": "escalated", "text": text, "flag": flag["id"], "reason": reason}))
-
-    def _metric(self, name: str) -> None:
-        metrics = self.s.extras.get("metrics")
-        fn = getattr(metrics, name, None)
-        if callable(fn):
-            fn()
 
     # -- staffing ---------------------------------------------------------------
     def _set_staffed(self, staffed: bool) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from chatserver import metrics
 from chatserver.broker.moderation import ModerationStore, now_ms
 from chatserver.config import Config
 from chatserver.connection import Connection
@@ -74,7 +75,6 @@ class ModerationPipeline(Pipeline):
             for room in config.rooms}
         self.unstaffed_policy: RoomPolicy | None = None  # set while no moderator watches
         self.on_flag: FlagListener | None = None
-        self.on_finding: Callable[[Verdict, Decision], None] | None = None
 
     def screen(self, conn: Connection, room: Room, text: str) -> Screening:
         verdict = self.detector.classify(text, room=room.slug)
@@ -119,8 +119,8 @@ class ModerationPipeline(Pipeline):
         assert verdict is not None and decision is not None
         if decision.send_support:
             conn.push_obj(self._support(conn, room, verdict))
-        if self.on_finding is not None:
-            self.on_finding(verdict, decision)
+        if held:
+            metrics.held()
         log.info("moderation finding", extra={
             "room": room.slug, "categories": list(verdict.categories),
             "severity": verdict.severity.label, "action": decision.action})
@@ -146,6 +146,9 @@ class ModerationPipeline(Pipeline):
         }
         merge = f"{room}:{message['id']}" if source == "report" else None
         flag_id, created = await self.store.add_flag(flag, merge_key=merge)
+        if created:
+            for category in flag["categories"]:
+                metrics.flag(category, sev)
         if self.on_flag is not None:
             result = self.on_flag({"flag_id": flag_id, "created": created})
             if hasattr(result, "__await__"):
