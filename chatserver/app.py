@@ -12,6 +12,7 @@ import secrets
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -22,6 +23,7 @@ from chatserver.api_resources import resources
 from chatserver.broker import Broker
 from chatserver.broker.moderation import ModerationStore
 from chatserver.config import Config, load_config
+from chatserver.fastpath import ExposeRawSend
 from chatserver.http_accounts import ACCOUNT_ROUTES
 from chatserver.hub import Hub
 from chatserver.moderators import ModeratorDesk
@@ -115,7 +117,7 @@ def create_app(config: Config | None = None, redis_url: str | None = None) -> St
         *web_routes(),
     ]
     return Starlette(routes=routes, lifespan=lifespan,
-                     middleware=production.middleware(cfg))
+                     middleware=[Middleware(ExposeRawSend), *production.middleware(cfg)])
 
 
 def create_app_from_env() -> Starlette:

@@ -45,6 +45,8 @@ class Connection:
     closed: bool = False
     close_code: int | None = None
     on_overflow: Callable[[Connection], None] | None = None
+    # Writes a pre-framed message straight to the socket when it can (fastpath.py).
+    write_now: Callable[[bytes], bool] | None = None
     _queue: deque[Outgoing] = field(init=False, default_factory=deque)
     _writer: asyncio.Task[None] | None = field(init=False, default=None)
 
@@ -63,6 +65,8 @@ class Connection:
                 self.on_overflow(self)
             self.abort(CLOSE_TOO_SLOW, "too slow: reconnect and resume")
             return
+        if not queue and self.write_now is not None and self.write_now(frame.wire(self.binary)):
+            return
         queue.append(frame)
         if self._writer is None:
             # An idle connection holds no task; one is made per burst of frames.
@@ -75,9 +79,12 @@ class Connection:
         queue = self._queue
         binary = self.binary
         send = self.send_frame
+        write_now = self.write_now
         try:
             while queue:
-                await send(queue.popleft().for_format(binary))
+                frame = queue.popleft()
+                if write_now is None or not write_now(frame.wire(binary)):
+                    await send(frame.for_format(binary))
         except Exception:  # the socket is gone: the receive loop will notice and clean up
             queue.clear()
         finally:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgpack
+from websockets.frames import Frame, Opcode
 
 JSON_SUBPROTOCOL = "peerchat.v1"
 MSGPACK_SUBPROTOCOL = "peerchat.v1.msgpack"
@@ -168,12 +169,25 @@ def encode_msgpack(obj: Any) -> bytes:
 class Outgoing:
     """One server frame, encoded at most once per format however many receive it."""
 
-    __slots__ = ("_json", "_msgpack", "obj")
+    __slots__ = ("_json", "_msgpack", "_wire", "obj")
 
     def __init__(self, obj: dict[str, Any]) -> None:
         self.obj = obj
         self._json: str | None = None
         self._msgpack: bytes | None = None
+        self._wire: list[bytes | None] = [None, None]
+
+    def wire(self, binary: bool) -> bytes:
+        """The whole WebSocket frame (server frames are unmasked, uncompressed)."""
+        framed = self._wire[binary]
+        if framed is None:
+            data = self.for_format(binary)
+            if isinstance(data, str):
+                framed = Frame(Opcode.TEXT, data.encode()).serialize(mask=False)
+            else:
+                framed = Frame(Opcode.BINARY, data).serialize(mask=False)
+            self._wire[binary] = framed
+        return framed
 
     def for_format(self, binary: bool) -> str | bytes:
         if binary:

@@ -15,6 +15,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from chatserver.broker import BrokerUnavailable
 from chatserver.connection import Connection
+from chatserver.fastpath import RAW_SEND, raw_frame_writer
 from chatserver.hello import authenticate
 from chatserver.logs import bind_request
 from chatserver.origin import origin_allowed
@@ -69,7 +70,8 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await ws.close(code=code, reason=reason[:120])
 
     conn = Connection(send_frame=send_frame, close_socket=close_socket, binary=binary,
-                      address=client_address(ws), queue_size=cfg.server.outgoing_queue)
+                      address=client_address(ws), queue_size=cfg.server.outgoing_queue,
+                      write_now=raw_frame_writer(ws.scope.get(RAW_SEND)))
     bind_request(conn.id, conn.address)
     services.hub.stats["connections"] += 1
     conn.start()
