@@ -163,3 +163,32 @@ def test_readme_documents_every_config_key() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     missing = [key for key, *_ in reference() if f"`{key}`" not in readme]
     assert missing == []
+
+
+def test_wire_frame_is_a_valid_unmasked_websocket_frame() -> None:
+    from websockets.frames import Frame, Opcode
+    from websockets.streams import StreamReader
+
+    out = Outgoing({"type": "message", "text": "é" * 300})
+    for binary, opcode in ((False, Opcode.TEXT), (True, Opcode.BINARY)):
+        reader = StreamReader()
+        reader.feed_data(out.wire(binary))
+        parser = Frame.parse(reader.read_exact, mask=False)
+        try:
+            next(parser)
+        except StopIteration as done:
+            frame = done.value
+        assert frame.opcode is opcode and frame.fin
+        assert frame.data == (out.for_format(binary) if binary
+                              else out.for_format(binary).encode())
+        assert out.wire(binary) is out.wire(binary)  # framed once
+
+
+def test_fast_path_only_for_a_known_protocol() -> None:
+    from chatserver.fastpath import raw_frame_writer
+
+    async def plain_send(message: object) -> None:
+        return None
+
+    assert raw_frame_writer(plain_send) is None
+    assert raw_frame_writer(None) is None
