@@ -15,7 +15,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from moderation.lexicon import Lexicon, Trigger, compile_list, load_all, tag_of, trie_regexes
+from moderation.lexicon import (
+    Lexicon,
+    Rule,
+    Trigger,
+    compile_list,
+    load_all,
+    tag_of,
+    trie_regexes,
+)
 from moderation.normalize import normalize, normalize_mapped, span_to_original
 from moderation.verdict import CATEGORIES, NO_RISK, Evidence, Severity, Verdict
 
@@ -34,6 +42,7 @@ _CONTACT_ROOMS_MEDIUM = frozenset({"youth"})
 _NEG_WINDOW = 4  # tokens before a trigger searched for a negation
 _POST_NEG_WINDOW = 5  # tokens after a trigger searched for a Hindi-style negation
 _SUBJ_WINDOW = 6  # tokens before a trigger searched for its grammatical subject
+_MAXLEN = 1 << 30
 
 
 class _CueRx:
@@ -45,10 +54,10 @@ class _CueRx:
     def __init__(self, rxs: tuple[re.Pattern[str], ...]) -> None:
         self._rxs = rxs
 
-    def search(self, text: str) -> re.Match[str] | None:
+    def search(self, text: str, pos: int = 0, endpos: int = _MAXLEN) -> re.Match[str] | None:
         """First match of any list, like `re.Pattern.search` on the merged list."""
         for rx in self._rxs:
-            m = rx.search(text)
+            m = rx.search(text, pos, endpos)
             if m is not None:
                 return m
         return None
@@ -61,10 +70,12 @@ class _CueRx:
                 return m
         return None
 
-    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+    def finditer(
+        self, text: str, pos: int = 0, endpos: int = _MAXLEN
+    ) -> Iterator[re.Match[str]]:
         """Matches of every list (not merged into one left-to-right sequence)."""
         for rx in self._rxs:
-            yield from rx.finditer(text)
+            yield from rx.finditer(text, pos, endpos)
 
 
 @dataclass(slots=True)
@@ -136,6 +147,21 @@ class Detector:
                     light = trig.kind == "contact" and lx.lang == "common"
                     items = light_items if light else deep_items
                     items.append((pat, tag, lx.lang))
+        # Anchors of the compositional layer share the one trigger trie (one scan per
+        # message); a hit only sends the message to the rules, never flags it alone.
+        for lx in self.lexicons:
+            for ci, (concept, pats) in enumerate(sorted(lx.anchors.items())):
+                trig = Trigger(f"{lx.lang}.anchor.{concept}", lx.lang, "anchor", (),
+                               Severity.NONE, tuple(pats))
+                for pi, pat in enumerate(pats):
+                    tag = f"a_{lx.lang}_{ci}_{pi}"
+                    self._tags[tag] = trig
+                    deep_items.append((pat, tag, lx.lang))
+        self._rules: list[tuple[Rule, Trigger]] = [
+            (r, Trigger(f"rule.{r.id}", lx.lang, r.kind, r.categories, r.severity, ()))
+            for lx in self.lexicons
+            for r in lx.rules
+        ]
         self._deep_all = self._compile(deep_items, None, word_start=True)
         self._light_all = self._compile(light_items, None, word_start=False)
         # Per-language trigger sets are compiled on first use: the server always
@@ -258,6 +284,7 @@ class Detector:
         low_signal = False
         msg_lang: str | None = None
         breaks: dict[str, list[tuple[int, int]]] = {}
+        anchors: list[tuple[str, _Hit]] = []
         for h in hits:
             lang = h.trig.lang
             if lang in ("en", "common"):
@@ -270,6 +297,9 @@ class Detector:
                 idioms = [mm.span() for mm in idiom_rx.finditer(dp)] if idiom_rx else []
                 ctxs[lang] = (_Ctx(cues, dp, lt), idioms)
                 breaks[lang] = self._breaks(cues, dp)
+            if h.trig.kind == "anchor":
+                anchors.append((lang, h))
+                continue
             ctx, idioms = ctxs[lang]
             verdict = self._judge(h, self._cues[lang], dp, lt, ctx, idioms, breaks[lang], room)
             if verdict is None:
@@ -279,6 +309,8 @@ class Detector:
                 continue
             h.severity = verdict
             kept.append(h)
+        if anchors:
+            low_signal |= self._apply_rules(anchors, dp, ctxs, breaks, kept)
         self._escalate(kept, ctxs)
 
         if not kept:
@@ -433,6 +465,113 @@ class Detector:
         if h.trig.requires and not any(getattr(ctx, r) for r in h.trig.requires):
             return Severity.LOW  # vague on its own ("I'm done"), risk only with a means
         return sev
+
+    # ------------------------------------------------------------------ compositional
+
+    def _anchor_alive(
+        self, h: _Hit, cues: dict[str, _CueRx], dp: str, idioms: list[tuple[int, int]],
+        breaks: list[tuple[int, int]],
+    ) -> bool:
+        """An anchor counts unless it sits in an idiom or is negated just before it."""
+        if any(a < h.end and h.start < b for a, b in idioms):
+            return False
+        ca, cb = self._clause(breaks, len(dp), h.start, h.end)
+        before = dp[ca : h.start]
+        # Negation words inside despair or rumination ("ich kann nicht mehr und die
+        # klingen", "j'arrête pas de penser à me pendre") are part of the distress, not a
+        # denial: those spans are blanked before looking for a negation.
+        for k in ("despair", "rumination"):
+            rx = cues.get(k)
+            if rx is None:
+                continue
+            for m in rx.finditer(dp, ca, h.start):
+                a, b = m.start() - ca, m.end() - ca
+                before = before[:a] + " " * (b - a) + before[b:]
+        neg_before = " ".join(before.split()[-_NEG_WINDOW:])
+        neg_rx = cues.get("negation")
+        if neg_rx is not None and neg_before:
+            # Only a negation that ends before the anchor counts: "hope i do not wake up"
+            # has "do not" running into the anchor "not wake up".
+            probe = f"{neg_before} {dp[h.start : h.end]}"
+            if any(m.end() <= len(neg_before) for m in neg_rx.finditer(probe)):
+                return False
+        post_rx = self._post_negation
+        after = " ".join(dp[h.end : cb].split()[:_POST_NEG_WINDOW])
+        return not (post_rx is not None and post_rx.search(after))
+
+    def _apply_rules(
+        self,
+        anchors: list[tuple[str, _Hit]],
+        dp: str,
+        ctxs: dict[str, tuple[_Ctx, list[tuple[int, int]]]],
+        breaks: dict[str, list[tuple[int, int]]],
+        kept: list[_Hit],
+    ) -> bool:
+        """Compositional rules over the anchors (common.toml [[rule]]); appends the hits
+        of the rules that fire to `kept` and returns True when one was capped at low."""
+        alive: list[tuple[str, _Hit]] = []
+        concepts: dict[str, set[int]] = {}
+        for lang, h in anchors:
+            if self._anchor_alive(h, self._cues[lang], dp, ctxs[lang][1], breaks[lang]):
+                alive.append((lang, h))
+                concepts.setdefault(h.trig.id.rsplit(".", 1)[1], set()).add(h.start)
+        if not alive:
+            return False
+        low = False
+        n = len(dp)
+
+        def has(term: str, ctx: _Ctx) -> bool:
+            if ">=" in term:
+                name, k = term.split(">=")
+                return len(concepts.get(name, ())) >= int(k)
+            if term.isupper():
+                return term in concepts
+            return bool(getattr(ctx, term))
+
+        for rule, trig in self._rules:
+            for lang, h in alive:
+                if h.trig.id.rsplit(".", 1)[1] != rule.anchor:
+                    continue
+                cues = self._cues[lang]
+                ctx = ctxs[lang][0]
+                lo, hi = max(0, h.start - rule.window), min(n, h.end + rule.window)
+                if not all((rx := cues.get(k)) and rx.search(dp, lo, hi) for k in rule.near):
+                    continue
+                if not all(has(t, ctx) for t in rule.also):
+                    continue
+                if rule.any and not any(has(t, ctx) for t in rule.any):
+                    continue
+                if any(self._guard(t, ctx, cues, dp, h) for t in rule.unless):
+                    continue
+                if ctx.generic:
+                    continue
+                ca, cb = self._clause(breaks[lang], n, h.start, h.end)
+                if rule.self_only:
+                    subj = self._subject(cues, dp[ca : h.start])
+                    if subj == "second" or (subj == "third" and ctx.support):
+                        continue
+                past = (rx := cues.get("past")) is not None and rx.search(dp, ca, cb)
+                if (past or ctx.recovery) and not (ctx.recent or ctx.present):
+                    low = True  # "took 40 pills when I was 16, five years clean"
+                    continue
+                if rule.capped_by_joking and (ctx.hyperbole or ctx.trivial):
+                    low = True
+                    continue
+                sev = rule.severity
+                if any(has(t, ctx) for t in rule.imminent_with):
+                    sev = Severity.IMMINENT
+                kept.append(_Hit(trig, h.start, h.end, False, sev))
+                break
+        return low
+
+    @staticmethod
+    def _guard(term: str, ctx: _Ctx, cues: dict[str, _CueRx], dp: str, h: _Hit) -> bool:
+        """An `unless` term of a rule; a guard cue inside the anchor itself does not count
+        ("driving my car into a wall" is not a drive over a bridge)."""
+        if not term.islower() or not getattr(ctx, term):
+            return False
+        rx = cues.get(term)
+        return rx is None or any(m.end() <= h.start or m.start() >= h.end for m in rx.finditer(dp))
 
     def _judge_contact(self, h: _Hit, lt: str, ctx: _Ctx, room: str) -> Severity | None:
         frag = lt[h.start : h.end]

@@ -61,6 +61,13 @@ CUE_KINDS = (
     "casual_bye",  # "good night, see you tomorrow": a farewell that is not a final one
     "benign_place",  # "stuck in traffic on the bridge": being somewhere high is not an act
     "despair",  # "I can't do this anymore": with a means at hand it is a crisis
+    # Compositional layer (see [[rule]] in common.toml): cues looked for near an anchor.
+    "quantity",  # all, the whole, the rest of, 30, one by one: an amount, not a dose
+    "act_past",  # took, swallowed, downed, already, tied: the act is done or under way
+    "intent",  # going to, gonna, decided, ready, finally: a stated plan
+    "position",  # standing on, at the edge of, parked at: the writer is at the place
+    "wishing",  # would be a relief if, I pray, I wish: a wish, not a plan
+    "rumination",  # keep thinking about, all I can think about, looked up how
 )
 
 # Word boundary that also understands Devanagari vowel signs (which `\b` does not).
@@ -85,6 +92,40 @@ class Trigger:
     unless: tuple[str, ...] = ()  # cue kinds any of which discards the hit
 
 
+#: Anchor concepts of the compositional layer: rare words that send a message to the
+#: rules (names are upper case in rules, cue kinds lower case).
+ANCHOR_CONCEPTS = frozenset(
+    {"DRUG", "MEANS", "PLACE", "FAREWELL", "DEATH", "DEATHWISH", "DESPAIR"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One compositional rule: an anchor concept plus cues (reviewable, in common.toml).
+
+    Fires when an anchor of concept `anchor` survived negation and idiom checks, every
+    cue in `near` is found within `window` characters of it, every term in `also` and at
+    least one term of `any` (when given) occurs anywhere in the message, and no cue in
+    `unless` does. Terms are cue kinds (lower case) or anchor concepts (upper case);
+    "FAREWELL>=2" means two separate farewell anchors. `imminent_with` raises the
+    severity to imminent when any of its terms is present.
+    """
+
+    id: str
+    anchor: str
+    kind: str
+    categories: tuple[str, ...]
+    severity: Severity
+    near: tuple[str, ...] = ()
+    also: tuple[str, ...] = ()
+    any: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
+    imminent_with: tuple[str, ...] = ()
+    window: int = 60
+    self_only: bool = True  # apply the subject guards ("you", "my brother", news)
+    capped_by_joking: bool = False  # hyperbole and trivial conditions cap it at low
+
+
 @dataclass(slots=True)
 class Lexicon:
     """Everything loaded from one TOML file."""
@@ -93,6 +134,14 @@ class Lexicon:
     stopwords: tuple[str, ...] = ()
     cues: dict[str, list[str]] = field(default_factory=dict)
     triggers: list[Trigger] = field(default_factory=list)
+    anchors: dict[str, list[str]] = field(default_factory=dict)
+    rules: list[Rule] = field(default_factory=list)
+
+
+def _check_term(path: Path, rid: str, term: str) -> None:
+    name = term.split(">=")[0]
+    if name not in CUE_KINDS and name not in ANCHOR_CONCEPTS:
+        raise ValueError(f"{path.name}: rule {rid}: unknown term {term!r}")
 
 
 def _groups_non_capturing(p: str) -> str:
@@ -169,6 +218,41 @@ def load_lexicon(path: Path) -> Lexicon:
             if r not in CUE_KINDS:
                 raise ValueError(f"{path.name}: trigger {tid}: unknown cue {r!r}")
         lex.triggers.append(Trigger(tid, lang, kind, tuple(cats), sev, pats, requires, unless))
+    for concept, items in data.get("anchors", {}).items():
+        if concept not in ANCHOR_CONCEPTS:
+            raise ValueError(f"{path.name}: unknown anchor concept {concept!r}")
+        anchor_pats = [prepare(p) for p in items]
+        for p in anchor_pats:
+            try:
+                re.compile(p)
+            except re.error as exc:
+                msg = f"{path.name}: anchor {concept}: bad pattern {p!r}: {exc}"
+                raise ValueError(msg) from exc
+        lex.anchors[concept] = anchor_pats
+    for n, r in enumerate(data.get("rule", [])):
+        rid = str(r.get("id", f"{lang}.rule{n}"))
+        anchor = str(r.get("anchor", ""))
+        kind = str(r.get("kind", ""))
+        if anchor not in ANCHOR_CONCEPTS:
+            raise ValueError(f"{path.name}: rule {rid}: unknown anchor {anchor!r}")
+        if kind not in KINDS:
+            raise ValueError(f"{path.name}: rule {rid}: unknown kind {kind!r}")
+        cats = tuple(r.get("categories", ()))
+        for c in cats:
+            if c not in CATEGORIES:
+                raise ValueError(f"{path.name}: rule {rid}: unknown category {c!r}")
+        terms = {f: tuple(r.get(f, ())) for f in ("near", "also", "any", "unless", "imminent_with")}
+        for t in (x for v in terms.values() for x in v):
+            _check_term(path, rid, t)
+        lex.rules.append(
+            Rule(
+                rid, anchor, kind, cats, Severity.from_label(str(r.get("severity", "high"))),
+                window=int(r.get("window", 60)),
+                self_only=bool(r.get("self_only", True)),
+                capped_by_joking=bool(r.get("capped_by_joking", False)),
+                **terms,
+            )
+        )
     return lex
 
 
