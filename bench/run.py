@@ -39,6 +39,8 @@ from typing import Any
 
 import psutil
 
+from bench.loadgen import enc_int
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "results"
@@ -416,7 +418,7 @@ def measure(sc: Scenario, kind: str, args: argparse.Namespace) -> dict[str, Any]
         redis_ps = cluster.redis.ps
         duration = args.duration if sc.mode != "idle" else 0.0
         workers = args.idle_workers if sc.mode == "idle" else args.workers
-        spec = sc.spec(cluster.ports, duration, workers, f"{tag}-{os.getpid()}")
+        spec = sc.spec(cluster.ports, duration, workers, f"{tag}-{enc_int(os.getpid())}")
         spec["deflate"] = args.deflate
         if sc.mode == "idle":
             per_room = -(-args.idle_conns // sc.rooms)

@@ -245,8 +245,11 @@ class Hub:
             return
         self._presence_due.add(slug)
 
+        # A presence event goes to every member: in a big room, announce less often.
+        delay = max(PRESENCE_INTERVAL, len(self.rooms.get(slug, ())) / 1000)
+
         async def announce() -> None:
-            await asyncio.sleep(PRESENCE_INTERVAL)
+            await asyncio.sleep(delay)
             self._presence_due.discard(slug)
             with contextlib.suppress(BrokerUnavailable):
                 count = await self.broker.presence(slug, len(self.rooms.get(slug, ())))
