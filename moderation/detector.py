@@ -137,6 +137,7 @@ class Detector:
         self.languages = tuple(sorted({lx.lang for lx in self.lexicons} - {"common"}))
         self._tags: dict[str, Trigger] = {}
         self._lang_of_tag: dict[str, str] = {}
+        gated: dict[str, list[tuple[str, str]]] = {}
         deep_items: list[tuple[str, str, str]] = []
         light_items: list[tuple[str, str, str]] = []
         for lx in self.lexicons:
@@ -145,6 +146,9 @@ class Detector:
                     tag = f"t_{lx.lang}_{ti}_{pi}"
                     self._tags[tag] = trig
                     light = trig.kind == "contact" and lx.lang == "common"
+                    if light and trig.gate:
+                        gated.setdefault(trig.gate, []).append((pat, tag))
+                        continue
                     items = light_items if light else deep_items
                     items.append((pat, tag, lx.lang))
         # Anchors of the compositional layer share the one trigger trie (one scan per
@@ -163,6 +167,11 @@ class Detector:
             for r in lx.rules
         ]
         self._deep_all = self._compile(deep_items, None, word_start=True)
+        # Gated contact triggers (language-independent, common.toml): (gate, patterns).
+        self._gated: list[tuple[re.Pattern[str], list[re.Pattern[str]]]] = [
+            (re.compile(g), [re.compile(src) for src in trie_regexes(items)])
+            for g, items in gated.items()
+        ]
         self._light_all = self._compile(light_items, None, word_start=False)
         # Per-language trigger sets are compiled on first use: the server always
         # classifies with lang=None (people write in any language in any room), and
@@ -246,14 +255,31 @@ class Detector:
             return NO_RISK
         lt, dp = normalize(text)
         deep_rx, light_rx = self._patterns(lang)
-        for rx in deep_rx:
-            if rx.search(dp) is not None:
-                return self._classify_slow(text, lt, dp, room, deep_rx, light_rx, lang)
+        for i, rx in enumerate(deep_rx):
+            m = rx.search(dp)
+            if m is not None:
+                # The regexes before this one found nothing; this one resumes at its
+                # first match (the slow path does not scan the message again).
+                return self._classify_slow(
+                    text, lt, dp, room, deep_rx, light_rx, lang, (i, m.start())
+                )
         if _LIGHT_GATE.search(lt) is not None:
-            for rx in light_rx:
+            for rx in self._light_candidates(lt, light_rx):
                 if rx.search(lt) is not None:
-                    return self._classify_slow(text, lt, dp, room, deep_rx, light_rx, lang)
+                    return self._classify_slow(
+                        text, lt, dp, room, deep_rx, light_rx, lang, (len(deep_rx), 0)
+                    )
         return NO_RISK
+
+    def _light_candidates(
+        self, lt: str, light_rx: list[re.Pattern[str]]
+    ) -> Iterator[re.Pattern[str]]:
+        """The light (contact) regexes worth running on `lt`: ungated ones, then gated
+        ones whose gate matched."""
+        yield from light_rx
+        for gate, rxs in self._gated:
+            if gate.search(lt) is not None:
+                yield from rxs
 
     def _classify_slow(
         self,
@@ -264,16 +290,19 @@ class Detector:
         deep_rx: list[re.Pattern[str]],
         light_rx: list[re.Pattern[str]],
         lang_hint: str | None,
+        resume: tuple[int, int] = (0, 0),
     ) -> Verdict:
         """Context rules on the normalised views; offsets are mapped back only at the end
         (most messages reaching here are dropped by context and never need the map)."""
         hits: list[_Hit] = []
-        for rx in deep_rx:
-            for m in rx.finditer(dp):
+        first, pos = resume
+        for rx in deep_rx[first:]:
+            for m in rx.finditer(dp, pos):
                 trig = self._tags[tag_of(m.lastgroup)]
                 hits.append(_Hit(trig, m.start(), m.end(), False, trig.severity))
+            pos = 0
         if _LIGHT_GATE.search(lt) is not None:
-            for rx in light_rx:
+            for rx in self._light_candidates(lt, light_rx):
                 for m in rx.finditer(lt):
                     trig = self._tags[tag_of(m.lastgroup)]
                     hits.append(_Hit(trig, m.start(), m.end(), True, trig.severity))

@@ -90,6 +90,11 @@ class Trigger:
     patterns: tuple[str, ...]
     requires: tuple[str, ...] = ()  # cue kinds of which at least one must be present
     unless: tuple[str, ...] = ()  # cue kinds any of which discards the hit
+    # Light (contact) triggers only: a cheap regex that must match before the patterns
+    # are tried. The structural patterns start with a class or a group, which `re` tries
+    # at every position; a gate that starts with a literal or a class it can skip to is
+    # several times faster and rules out almost every message.
+    gate: str = ""
 
 
 #: Anchor concepts of the compositional layer: rare words that send a message to the
@@ -217,7 +222,16 @@ def load_lexicon(path: Path) -> Lexicon:
         for r in (*requires, *unless):
             if r not in CUE_KINDS:
                 raise ValueError(f"{path.name}: trigger {tid}: unknown cue {r!r}")
-        lex.triggers.append(Trigger(tid, lang, kind, tuple(cats), sev, pats, requires, unless))
+        gate = str(t.get("gate", ""))
+        if gate:
+            gate = prepare(gate, collapse=not light)
+            try:
+                re.compile(gate)
+            except re.error as exc:
+                raise ValueError(f"{path.name}: trigger {tid}: bad gate {gate!r}: {exc}") from exc
+        lex.triggers.append(
+            Trigger(tid, lang, kind, tuple(cats), sev, pats, requires, unless, gate)
+        )
     for concept, items in data.get("anchors", {}).items():
         if concept not in ANCHOR_CONCEPTS:
             raise ValueError(f"{path.name}: unknown anchor concept {concept!r}")

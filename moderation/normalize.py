@@ -169,19 +169,28 @@ def _delete(
 
 def normalize_mapped(text: str) -> tuple[str, list[int], str, list[int]]:
     """(light, light_map, deep, deep_map): map[i] is the original index of output char i."""
-    if text.isascii() and "'" not in text and "`" not in text:
-        # Every other ASCII character folds to exactly one character: identity map.
-        lt = text.translate(TABLE)
+    lt = text.translate(TABLE)
+    # Most characters fold to exactly one character; only the few that vanish or expand
+    # (apostrophes, invisibles, emoji words, ligatures) break the identity map, so the map
+    # is built in runs between them instead of character by character.
+    odd = [ch for ch in set(text) if len(TABLE[ord(ch)]) != 1]
+    if not odd:
         lmap = list(range(len(text)))
     else:
-        parts: list[str] = []
+        where: list[int] = []
+        for ch in odd:
+            i = text.find(ch)
+            while i >= 0:
+                where.append(i)
+                i = text.find(ch, i + 1)
+        where.sort()
         lmap = []
-        for i, ch in enumerate(text):
-            out = TABLE[ord(ch)]
-            if out:
-                parts.append(out)
-                lmap.extend([i] * len(out))
-        lt = "".join(parts)
+        pos = 0
+        for i in where:
+            lmap.extend(range(pos, i))
+            lmap.extend([i] * len(TABLE[ord(text[i])]))
+            pos = i + 1
+        lmap.extend(range(pos, len(text)))
     s = _LEET_RE.sub(_leet_sub, lt)  # one-for-one, offsets unchanged
     dmap = lmap
     if _SEP_GATE_RE.search(s):
