@@ -21,6 +21,7 @@ from starlette.routing import Route, WebSocketRoute
 from chatserver import production
 from chatserver.accounts import Accounts
 from chatserver.api_resources import resources
+from chatserver.audit import AUDIT_ROUTES
 from chatserver.broker import Broker
 from chatserver.broker.moderation import ModerationStore
 from chatserver.config import Config, load_config
@@ -116,6 +117,7 @@ def create_app(config: Config | None = None, redis_url: str | None = None) -> St
         Route("/api/rooms", rooms_list),
         Route("/api/resources", resources),
         *ACCOUNT_ROUTES,
+        *AUDIT_ROUTES,
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", production.metrics_endpoint),

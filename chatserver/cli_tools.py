@@ -88,22 +88,17 @@ def _with_store(cfg: Config, fn: Callable[[Any], Any]) -> int:
 
 
 def cmd_audit(args: argparse.Namespace, cfg: Config) -> int:
+    from chatserver.audit import read_entries, since_to_stream_id
+
+    try:
+        since = since_to_stream_id(args.since)
+    except ValueError as exc:
+        print(f"chatserver: {exc}", file=sys.stderr)
+        return 2
+
     async def dump(store: Any) -> None:
-        after = "-"
-        while True:
-            rows = await store.audit_entries(after, 1000)
-            for rid, fields in rows:
-                entry: dict[str, Any] = {"id": rid}
-                for k, v in fields.items():
-                    try:
-                        entry[k] = json.loads(v) if k not in ("actor", "role", "action",
-                                                              "target", "reason") else v
-                    except json.JSONDecodeError:
-                        entry[k] = v
-                print(json.dumps(entry, ensure_ascii=False))
-            if len(rows) < 1000:
-                return
-            after = "(" + rows[-1][0]
+        for entry in await read_entries(store, since):
+            print(json.dumps(entry, ensure_ascii=False))
 
     return _with_store(cfg, dump)
 
@@ -111,6 +106,9 @@ def cmd_audit(args: argparse.Namespace, cfg: Config) -> int:
 def add_tool_parsers(sub: Any, config_path: Callable[[str | None], str | None]) -> None:
     audit = sub.add_parser("audit", help="print the moderators' audit log as JSON lines")
     audit.add_argument("--config")
+    audit.add_argument("--since", help="only entries from this time (unix ms or ISO 8601)")
+    audit.add_argument("--json", action="store_true",
+                       help="JSON lines (the only format; accepted for scripts)")
     audit.set_defaults(func=lambda a: cmd_audit(a, load_config(config_path(a.config))))
     mod = sub.add_parser("moderation", help="run the moderation detector")
     mod_cmds = mod.add_subparsers(dest="moderation_command", required=True)

@@ -195,6 +195,9 @@ def start_node(redis_url: str, key_prefix: str,
     def start(port: int | None = None, wait: bool = True, **overrides: object) -> Node:
         port = port or free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHATSERVER_")}
+        # the node runs the code under test, whichever checkout is installed
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT),
+                                                          env.get("PYTHONPATH")]))
         env.update({
             "CHATSERVER_REDIS_URL": redis_url,
             "CHATSERVER_REDIS_PREFIX": key_prefix,

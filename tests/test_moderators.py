@@ -314,3 +314,59 @@ async def test_escalation_survives_the_node_that_read_the_flag(start_node, redis
         assert [e["reason"] for e in hook.received] == ["unclaimed"]
     finally:
         hook.close()
+
+
+async def test_ban_by_moderator_closes_on_other_node_and_audit_has_everything(
+        two_nodes) -> None:
+    a, b = two_nodes
+    mod_handle, mod = await moderator(a)
+    admin_handle, admin_token = await make_user(a, role="admin")
+    peer = await Client.connect(b.ws_url, guest="peer")
+    token = peer.token
+    await peer.ok("join", room="general")
+    await mod.ok("mod.slowmode", room="general", seconds=5)
+    await mod.ok("mod.slowmode", room="general", seconds=0)
+    await mod.ok("mod.ban", handle=peer.user["handle"], reason="threats")
+    code, _ = await peer.closed()
+    assert code == 1008
+    again = await Client.connect(b.ws_url, hello=False)
+    res = await again.request("hello", token=token)
+    assert res["error"]["code"] == "banned"
+    code, _ = await again.closed()
+    assert code == 1008
+    out = await asyncio.to_thread(cli, a, "audit", "--json")
+    entries = [json.loads(line) for line in out.stdout.splitlines()]
+    ban = next(e for e in entries if e["action"] == "ban")
+    assert ban["actor"] == mod_handle and ban["target"] == peer.user["handle"]
+    assert ban["reason"] == "threats"
+    assert [e["action"] for e in entries] == ["slowmode", "slowmode", "ban"]
+    since = await asyncio.to_thread(cli, a, "audit", "--since", str(ban["ts"]))
+    assert [json.loads(line)["action"] for line in since.stdout.splitlines()] == ["ban"]
+    # admins read it over HTTP; moderators may not
+    async with httpx.AsyncClient(base_url=a.url) as http:
+        res = await http.get("/api/audit", headers={"Authorization": f"Bearer {admin_token}"})
+        assert res.status_code == 200, res.text
+        assert [e["action"] for e in res.json()["entries"]] == ["slowmode", "slowmode", "ban"]
+        _, mod_token = await make_user(a)
+        res = await http.get("/api/audit", headers={"Authorization": f"Bearer {mod_token}"})
+        assert res.status_code == 403
+        res = await http.get("/api/audit")
+        assert res.status_code == 401
+    assert admin_handle
+    await mod.close()
+
+
+async def test_reports_are_rate_limited(start_node) -> None:
+    node = start_node(moderation_report_rate=2)
+    writer = await Client.connect(node.ws_url, guest="writer")
+    reporter = await Client.connect(node.ws_url, guest="reporter")
+    for c in (writer, reporter):
+        await c.ok("join", room="general")
+    ids = [(await writer.ok("send", room="general", text=f"message {i}"))["id"]
+           for i in range(3)]
+    await reporter.ok("report", room="general", id=ids[0])
+    await reporter.ok("report", room="general", id=ids[1])
+    err = await reporter.request("report", room="general", id=ids[2])
+    assert err["error"]["code"] == "rate_limited" and err["error"]["retry_after"] > 0
+    for c in (writer, reporter):
+        await c.close()

@@ -162,6 +162,7 @@ async def test_sigkill_loses_nothing_acknowledged(start_node) -> None:
 async def test_workers_share_the_embedded_redis(tmp_path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATSERVER_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.update({"CHATSERVER_SERVER_DATA_DIR": str(tmp_path / "data"),
                 "CHATSERVER_AUTH_ARGON2_MEMORY_COST": "1024",
                 "CHATSERVER_LIMITS_SEND_RATE": "1000", "CHATSERVER_LIMITS_SEND_BURST": "1000"})
