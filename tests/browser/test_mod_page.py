@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from .axe import axe_path, run_axe
 from .pages import (
@@ -147,6 +149,67 @@ def test_report_claim_resolve_flow(node: Any, open_tab: Any) -> None:
     flag.get_by_label("Resolution note (optional)").fill("checked, fine")
     flag.get_by_role("button", name="Resolve", exact=True).click()
     flag.wait_for(state="detached", timeout=10_000)
+
+
+CRISIS = "i want to kill myself, i have the pills ready"
+
+
+def test_crisis_flag_hidden_from_console_disappears_for_room(node: Any, open_tab: Any) -> None:
+    """Real detector, real UI: a crisis message is flagged live with its evidence
+    marked, the moderator hides it with the console's button, and it leaves the
+    room for everyone (writer, a watching peer, and the history of a late joiner)."""
+    make_user(node, *MOD)
+    m = open_tab()
+    mod_login(m, node.url)
+    expect(m.page.locator("#console-view")).to_be_visible()
+    expect(m.page.locator("#queue-count")).to_be_visible()
+
+    writer = open_tab(node.url + "/")
+    watcher = open_tab(node.url + "/")
+    join_as_guest(writer, node.url, handle="willow")
+    join_as_guest(watcher, node.url, handle="rowan")
+
+    def room_msgs(tab: Any, text: str) -> Any:
+        return tab.page.locator('.room-pane[data-room="general"] .messages li.msg[data-id]',
+                                has=tab.page.locator(".msg-text", has_text=text))
+
+    send(writer, "general", "before the hard part")
+    expect(room_msgs(watcher, "before the hard part")).to_have_count(1)
+    send(writer, "general", CRISIS)
+    for tab in (writer, watcher):
+        expect(room_msgs(tab, CRISIS)).to_have_count(1)
+
+    # The server flagged it: the live queue shows it, without a reload.
+    flag = m.page.locator(".queue .flag", has=m.page.locator(".flag-text", has_text=CRISIS))
+    expect(flag).to_have_count(1, timeout=15_000)
+    expect(flag).to_be_visible()
+    expect(flag.locator(".sev")).to_have_text(re.compile(r"^(high|imminent)$"))
+    expect(flag).to_contain_text("Found by the detector")
+    expect(flag).to_contain_text("willow")
+    # Evidence is highlighted: at least one <mark>, each a piece of the message.
+    marks = flag.locator(".flag-text mark")
+    expect(marks.first).to_be_visible()
+    marked = marks.all_inner_texts()
+    assert marked and all(t and t in CRISIS for t in marked), marked
+    assert any(re.search(r"kill|myself|pills", t) for t in marked), marked
+    expect(flag.locator(".flag-text")).to_have_text(CRISIS)
+
+    # Hide it with the console's own button (mod.hide).
+    flag.get_by_role("button", name="Hide message", exact=True).click()
+    expect(m.page.get_by_text("Message hidden.")).to_be_visible()
+
+    # Gone for the watcher and for the writer; the rest of the room stays.
+    for tab in (watcher, writer):
+        expect(room_msgs(tab, CRISIS)).to_have_count(0, timeout=10_000)
+        expect(room_msgs(tab, "before the hard part")).to_have_count(1)
+
+    # History no longer returns it to someone who joins afterwards.
+    late = open_tab(node.url + "/")
+    join_as_guest(late, node.url, handle="hazel")
+    expect(room_msgs(late, "before the hard part")).to_have_count(1)
+    expect(room_msgs(late, CRISIS)).to_have_count(0)
+    for tab in (m, writer, watcher, late):
+        assert tab.errors == [], tab.errors
 
 
 def test_break_nudge_after_configured_minutes(node: Any, open_tab: Any) -> None:
