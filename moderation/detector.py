@@ -43,6 +43,7 @@ _NEG_WINDOW = 4  # tokens before a trigger searched for a negation
 _POST_NEG_WINDOW = 5  # tokens after a trigger searched for a Hindi-style negation
 _SUBJ_WINDOW = 6  # tokens before a trigger searched for its grammatical subject
 _MAXLEN = 1 << 30
+_IDIOM_REACH = 100  # idioms are searched this far around a hit (all are much shorter)
 
 
 class _CueRx:
@@ -76,6 +77,25 @@ class _CueRx:
         """Matches of every list (not merged into one left-to-right sequence)."""
         for rx in self._rxs:
             yield from rx.finditer(text, pos, endpos)
+
+
+class _Idioms:
+    """Idiom spans around a hit, searched only near it: most messages reaching the
+    context rules have one hit, and scanning the whole message cost more than the rest
+    of the rules. An idiom longer than _IDIOM_REACH would be missed (none is near)."""
+
+    __slots__ = ("_dp", "_rx")
+
+    def __init__(self, rx: _CueRx | None, dp: str) -> None:
+        self._rx = rx
+        self._dp = dp
+
+    def overlaps(self, start: int, end: int) -> bool:
+        if self._rx is None:
+            return False
+        lo = max(0, start - _IDIOM_REACH)
+        hi = min(len(self._dp), end + _IDIOM_REACH)
+        return any(m.start() < end and start < m.end() for m in self._rx.finditer(self._dp, lo, hi))
 
 
 @dataclass(slots=True)
@@ -308,7 +328,7 @@ class Detector:
                     hits.append(_Hit(trig, m.start(), m.end(), True, trig.severity))
         if not hits:
             return NO_RISK
-        ctxs: dict[str, tuple[_Ctx, list[tuple[int, int]]]] = {}
+        ctxs: dict[str, tuple[_Ctx, _Idioms]] = {}
         kept: list[_Hit] = []
         low_signal = False
         msg_lang: str | None = None
@@ -323,8 +343,7 @@ class Detector:
             if lang not in ctxs:
                 cues = self._cues[lang]
                 idiom_rx = cues.get("idiom")
-                idioms = [mm.span() for mm in idiom_rx.finditer(dp)] if idiom_rx else []
-                ctxs[lang] = (_Ctx(cues, dp, lt), idioms)
+                ctxs[lang] = (_Ctx(cues, dp, lt), _Idioms(idiom_rx, dp))
                 breaks[lang] = self._breaks(cues, dp)
             if h.trig.kind == "anchor":
                 anchors.append((lang, h))
@@ -407,7 +426,7 @@ class Detector:
         dp: str,
         lt: str,
         ctx: _Ctx,
-        idioms: list[tuple[int, int]],
+        idioms: _Idioms,
         breaks: list[tuple[int, int]],
         room: str,
     ) -> Severity | None:
@@ -415,7 +434,7 @@ class Detector:
         kind = h.trig.kind
         if kind == "contact":
             return self._judge_contact(h, lt, ctx, room)
-        if any(a < h.end and h.start < b for a, b in idioms):
+        if idioms.overlaps(h.start, h.end):
             return None
         ca, cb = self._clause(breaks, len(dp), h.start, h.end)
         before = dp[ca : h.start]
@@ -498,11 +517,11 @@ class Detector:
     # ------------------------------------------------------------------ compositional
 
     def _anchor_alive(
-        self, h: _Hit, cues: dict[str, _CueRx], dp: str, idioms: list[tuple[int, int]],
+        self, h: _Hit, cues: dict[str, _CueRx], dp: str, idioms: _Idioms,
         breaks: list[tuple[int, int]],
     ) -> bool:
         """An anchor counts unless it sits in an idiom or is negated just before it."""
-        if any(a < h.end and h.start < b for a, b in idioms):
+        if idioms.overlaps(h.start, h.end):
             return False
         ca, cb = self._clause(breaks, len(dp), h.start, h.end)
         before = dp[ca : h.start]
@@ -532,7 +551,7 @@ class Detector:
         self,
         anchors: list[tuple[str, _Hit]],
         dp: str,
-        ctxs: dict[str, tuple[_Ctx, list[tuple[int, int]]]],
+        ctxs: dict[str, tuple[_Ctx, _Idioms]],
         breaks: dict[str, list[tuple[int, int]]],
         kept: list[_Hit],
     ) -> bool:
@@ -577,8 +596,8 @@ class Detector:
                 ca, cb = self._clause(breaks[lang], n, h.start, h.end)
                 if rule.self_only:
                     subj = self._subject(cues, dp[ca : h.start])
-                    if subj == "second" or (subj == "third" and ctx.support):
-                        continue
+                    if subj in ("second", "third"):
+                        continue  # self or no subject only: "he already fixed the belt"
                 past = (rx := cues.get("past")) is not None and rx.search(dp, ca, cb)
                 if (past or ctx.recovery) and not (ctx.recent or ctx.present):
                     low = True  # "took 40 pills when I was 16, five years clean"
@@ -611,7 +630,7 @@ class Detector:
         return Severity.MEDIUM if room in _CONTACT_ROOMS_MEDIUM else Severity.LOW
 
     def _escalate(
-        self, kept: list[_Hit], ctxs: dict[str, tuple[_Ctx, list[tuple[int, int]]]]
+        self, kept: list[_Hit], ctxs: dict[str, tuple[_Ctx, _Idioms]]
     ) -> None:
         """Message-level Columbia escalation: plan, time and preparation raise severity."""
         if not kept:

@@ -68,6 +68,9 @@ CUE_KINDS = (
     "position",  # standing on, at the edge of, parked at: the writer is at the place
     "wishing",  # would be a relief if, I pray, I wish: a wish, not a plan
     "rumination",  # keep thinking about, all I can think about, looked up how
+    "deliberate",  # on purpose, intentionally: an ingestion that was not an accident
+    "routine",  # as prescribed, like the doctor said: taking medication as directed
+    "at_edge",  # on the ledge, legs over the railing, on the wrong side: past the barrier
 )
 
 # Word boundary that also understands Devanagari vowel signs (which `\b` does not).
