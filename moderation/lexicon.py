@@ -448,7 +448,8 @@ def trie_regexes(
     """
     flat = _flatten(items)
     lit = [(p, t) for p, t in flat if _literal_prefix(p)[0][:1] not in ([], [r"\s*"])]
-    misc = [(p, t) for p, t in flat if (p, t) not in set(lit)]
+    lit_set = set(lit)  # built once: rebuilding it per item was quadratic (start-up)
+    misc = [(p, t) for p, t in flat if (p, t) not in lit_set]
     out: list[str] = []
     if lit:
         root = _build(lit, bounded)

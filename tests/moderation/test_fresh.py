@@ -14,6 +14,11 @@ estimate.
 fresh_eval3.jsonl (152 messages, six languages, 62 hard negatives) was written before
 the compositional layer and scored once: recall 0.744, precision 0.905, hard-negative FP
 0.113 (7/62), 13/60 imminent below high. It was then used for concept design as well.
+
+fresh_eval4.jsonl (58 messages, 23 hard negatives) was written AFTER the compositional
+layer and scored once, untouched: recall 0.714, precision 0.833, hard-negative FP 0.217
+(5/23), 7/21 imminent below high (the detector before the layer: recall 0.514, precision
+0.783, FP 0.217, 11/21). Far below the quality bar; its floors are regression guards.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ HERE = Path(__file__).parent
 LANGS = {"en", "es", "pt", "fr", "de", "hi"}
 
 
-@pytest.mark.parametrize("name", ["fresh_eval.jsonl", "fresh_eval2.jsonl", "fresh_eval3.jsonl"])
+@pytest.mark.parametrize("name", ["fresh_eval.jsonl", "fresh_eval2.jsonl", "fresh_eval3.jsonl", "fresh_eval4.jsonl"])
 def test_fresh_rows_are_well_formed(name: str) -> None:
     rows = load_rows(HERE / name)
     ids = set()
@@ -68,3 +73,12 @@ def test_fresh_eval3_floors() -> None:
     assert rep.any_risk.precision >= 0.97, rep.format()
     assert rep.hard_negative_fp_rate <= 0.03, rep.format()
     assert rep.imminent_below_high == 0, rep.format()
+
+
+def test_fresh_eval4_regression_guard() -> None:
+    """Scored once untouched (see module docstring): the honest figure, not the bar."""
+    rep = evaluate(load_rows(HERE / "fresh_eval4.jsonl"), default_detector())
+    assert rep.any_risk.recall >= 0.71, rep.format()
+    assert rep.any_risk.precision >= 0.83, rep.format()
+    assert rep.hard_negative_fp_rate <= 0.22, rep.format()
+    assert rep.imminent_below_high <= 7, rep.format()
