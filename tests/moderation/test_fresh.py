@@ -34,7 +34,10 @@ HERE = Path(__file__).parent
 LANGS = {"en", "es", "pt", "fr", "de", "hi"}
 
 
-@pytest.mark.parametrize("name", ["fresh_eval.jsonl", "fresh_eval2.jsonl", "fresh_eval3.jsonl", "fresh_eval4.jsonl"])
+FRESH = ["fresh_eval.jsonl", "fresh_eval2.jsonl", "fresh_eval3.jsonl", "fresh_eval4.jsonl"]
+
+
+@pytest.mark.parametrize("name", FRESH)
 def test_fresh_rows_are_well_formed(name: str) -> None:
     rows = load_rows(HERE / name)
     ids = set()
