@@ -525,10 +525,10 @@ class Detector:
             return False
         ca, cb = self._clause(breaks, len(dp), h.start, h.end)
         before = dp[ca : h.start]
-        # Negation words inside despair or rumination ("ich kann nicht mehr und die
+        # Negation words inside despair, rumination or wishing ("ich kann nicht mehr und die
         # klingen", "j'arrête pas de penser à me pendre") are part of the distress, not a
         # denial: those spans are blanked before looking for a negation.
-        for k in ("despair", "rumination"):
+        for k in ("despair", "rumination", "wishing"):  # "wouldn't mind if a bus hit me"
             rx = cues.get(k)
             if rx is None:
                 continue
