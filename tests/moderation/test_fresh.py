@@ -20,6 +20,11 @@ layer and scored once, untouched: recall 0.714, precision 0.833, hard-negative F
 (5/23), 7/21 imminent below high (the detector before the layer: recall 0.514, precision
 0.783, FP 0.217, 11/21). Its failures were then used for concept design too (now
 1.0 / 1.0 / 0 / 0), so the floors below are tuning floors.
+
+fresh_eval5.jsonl (63 messages, 25 hard negatives, 23 imminent) was written after all of
+that and scored once, untouched: recall 0.632, precision 0.923, hard-negative FP 0.080
+(2/25), 10/23 imminent below high (before the compositional layer: 0.421 / 0.889 / 0.080
+/ 12/23). THIS is the honest generalisation estimate, far below the quality bar.
 """
 
 from __future__ import annotations
@@ -35,7 +40,13 @@ HERE = Path(__file__).parent
 LANGS = {"en", "es", "pt", "fr", "de", "hi"}
 
 
-FRESH = ["fresh_eval.jsonl", "fresh_eval2.jsonl", "fresh_eval3.jsonl", "fresh_eval4.jsonl"]
+FRESH = [
+    "fresh_eval.jsonl",
+    "fresh_eval2.jsonl",
+    "fresh_eval3.jsonl",
+    "fresh_eval4.jsonl",
+    "fresh_eval5.jsonl",
+]
 
 
 @pytest.mark.parametrize("name", FRESH)
@@ -86,3 +97,12 @@ def test_fresh_eval4_regression_guard() -> None:
     assert rep.any_risk.precision >= 0.97, rep.format()
     assert rep.hard_negative_fp_rate <= 0.03, rep.format()
     assert rep.imminent_below_high == 0, rep.format()
+
+
+def test_fresh_eval5_regression_guard() -> None:
+    """Honest held-out figure (see module docstring); regression guard, not the bar."""
+    rep = evaluate(load_rows(HERE / "fresh_eval5.jsonl"), default_detector())
+    assert rep.any_risk.recall >= 0.63, rep.format()
+    assert rep.any_risk.precision >= 0.92, rep.format()
+    assert rep.hard_negative_fp_rate <= 0.08, rep.format()
+    assert rep.imminent_below_high <= 10, rep.format()
