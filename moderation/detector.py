@@ -583,13 +583,20 @@ class Detector:
                 cues = self._cues[lang]
                 ctx = ctxs[lang][0]
                 lo, hi = max(0, h.start - rule.window), min(n, h.end + rule.window)
-                if not all((rx := cues.get(k)) and rx.search(dp, lo, hi) for k in rule.near):
+                spans = [(h.start, h.end)]
+                for k in rule.near:
+                    rx = cues.get(k)
+                    m = rx.search(dp, lo, hi) if rx is not None else None
+                    if m is None:
+                        break
+                    spans.append(m.span())
+                if len(spans) <= len(rule.near):  # a near cue was missing
                     continue
                 if not all(has(t, ctx) for t in rule.also):
                     continue
                 if rule.any and not any(has(t, ctx) for t in rule.any):
                     continue
-                if any(self._guard(t, ctx, cues, dp, h) for t in rule.unless):
+                if any(self._guard(t, ctx, cues, dp, spans) for t in rule.unless):
                     continue
                 if ctx.generic:
                     continue
@@ -613,13 +620,18 @@ class Detector:
         return low
 
     @staticmethod
-    def _guard(term: str, ctx: _Ctx, cues: dict[str, _CueRx], dp: str, h: _Hit) -> bool:
-        """An `unless` term of a rule; a guard cue inside the anchor itself does not count
-        ("driving my car into a wall" is not a drive over a bridge)."""
+    def _guard(
+        term: str, ctx: _Ctx, cues: dict[str, _CueRx], dp: str, spans: list[tuple[int, int]]
+    ) -> bool:
+        """An `unless` term of a rule. A guard cue overlapping the evidence itself (the
+        anchor or a `near` cue) does not count: "driving my car into a wall" is not a
+        drive over a bridge, "thinking about climbing over" is not a climbing trip."""
         if not term.islower() or not getattr(ctx, term):
             return False
         rx = cues.get(term)
-        return rx is None or any(m.end() <= h.start or m.start() >= h.end for m in rx.finditer(dp))
+        return rx is None or any(
+            all(m.end() <= a or m.start() >= b for a, b in spans) for m in rx.finditer(dp)
+        )
 
     def _judge_contact(self, h: _Hit, lt: str, ctx: _Ctx, room: str) -> Severity | None:
         frag = lt[h.start : h.end]

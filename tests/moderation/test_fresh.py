@@ -24,7 +24,9 @@ layer and scored once, untouched: recall 0.714, precision 0.833, hard-negative F
 fresh_eval5.jsonl (63 messages, 25 hard negatives, 23 imminent) was written after all of
 that and scored once, untouched: recall 0.632, precision 0.923, hard-negative FP 0.080
 (2/25), 10/23 imminent below high (before the compositional layer: 0.421 / 0.889 / 0.080
-/ 12/23). THIS is the honest generalisation estimate, far below the quality bar.
+/ 12/23). THIS is the honest generalisation estimate, far below the quality bar. Its
+failures were then used for concept design as well, so its floors are tuning floors and
+the next fresh set must again be written before looking at the detector.
 """
 
 from __future__ import annotations
@@ -100,9 +102,9 @@ def test_fresh_eval4_regression_guard() -> None:
 
 
 def test_fresh_eval5_regression_guard() -> None:
-    """Honest held-out figure (see module docstring); regression guard, not the bar."""
+    """Honest once (see module docstring), then tuned on: tuning floors."""
     rep = evaluate(load_rows(HERE / "fresh_eval5.jsonl"), default_detector())
-    assert rep.any_risk.recall >= 0.63, rep.format()
-    assert rep.any_risk.precision >= 0.92, rep.format()
-    assert rep.hard_negative_fp_rate <= 0.08, rep.format()
-    assert rep.imminent_below_high <= 10, rep.format()
+    assert rep.any_risk.recall >= 0.97, rep.format()
+    assert rep.any_risk.precision >= 0.97, rep.format()
+    assert rep.hard_negative_fp_rate <= 0.03, rep.format()
+    assert rep.imminent_below_high == 0, rep.format()
