@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime
 import json
-import secrets
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -59,32 +57,19 @@ def cmd_resources(args: argparse.Namespace) -> int:
 
 
 def _with_store(cfg: Config, fn: Callable[[Any], Any]) -> int:
-    from chatserver.broker import Broker, BrokerUnavailable
+    from chatserver.broker import BrokerUnavailable
     from chatserver.broker.moderation import ModerationStore
-    from chatserver.embedded import EmbeddedRedis
+    from chatserver.cli_redis import run_with_broker
 
-    embedded = None
-    url = cfg.redis.url
-    if not url:
-        embedded = EmbeddedRedis(cfg.data_path)
-        url = embedded.url
-
-    async def run() -> int:
-        broker = Broker(url, cfg.redis.prefix, "cli-" + secrets.token_hex(3))
-        try:
-            await fn(ModerationStore(broker))
-            return 0
-        finally:
-            await broker.redis.aclose()
+    async def run(broker: Any) -> int:
+        await fn(ModerationStore(broker))
+        return 0
 
     try:
-        return asyncio.run(run())
+        return run_with_broker(cfg, run)
     except BrokerUnavailable as exc:
         print(f"chatserver: {exc}", file=sys.stderr)
         return 1
-    finally:
-        if embedded is not None:
-            embedded.shutdown()
 
 
 def cmd_audit(args: argparse.Namespace, cfg: Config) -> int:

@@ -8,11 +8,9 @@ and the nodes can never disagree about how an account is stored.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import secrets
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from chatserver.config import Config
@@ -21,22 +19,11 @@ from rooms.identity import AGE_BANDS, ROLES
 ACCOUNT_ROLES = [r for r in ROLES if r != "guest"]
 
 
-async def _with_accounts(cfg: Config, url: str, fn: Callable[[Any], Awaitable[int]]) -> int:
-    from chatserver.accounts import Accounts
-    from chatserver.broker import Broker
-
-    broker = Broker(url, cfg.redis.prefix, "cli-" + secrets.token_hex(3))
-    try:
-        return await fn(Accounts(cfg, broker))
-    finally:
-        await broker.close()
-
-
 def run_users(cfg: Config, args: argparse.Namespace) -> int:
     """Run one `users` subcommand; exit status 0 on success, 1 when refused."""
     from chatserver.accounts import AccountError
     from chatserver.broker import BrokerUnavailable
-    from chatserver.embedded import EmbeddedRedis
+    from chatserver.cli_redis import run_with_broker
 
     password = ""
     if args.users_command == "add":
@@ -54,22 +41,16 @@ def run_users(cfg: Config, args: argparse.Namespace) -> int:
                 print(json.dumps(user))
         return 0
 
-    embedded = None
-    url = cfg.redis.url
-    if not url:
-        embedded = EmbeddedRedis(cfg.data_path)
-        url = embedded.url
+    from chatserver.accounts import Accounts
+
     try:
-        return asyncio.run(_with_accounts(cfg, url, act))
+        return run_with_broker(cfg, lambda broker: act(Accounts(cfg, broker)))
     except AccountError as exc:
         print(f"chatserver users: {exc.message}", file=sys.stderr)
         return 1
     except BrokerUnavailable as exc:
         print(f"chatserver users: {exc}", file=sys.stderr)
         return 1
-    finally:
-        if embedded is not None:
-            embedded.shutdown()
 
 
 def add_users_parser(sub: Any, config_path: Callable[[str | None], str | None]) -> None:
