@@ -125,12 +125,12 @@ class ModerationPipeline(Pipeline):
             "room": room.slug, "categories": list(verdict.categories),
             "severity": verdict.severity.label, "action": decision.action})
         if decision.flag or held:
-            await self.create_flag(room.slug, message, verdict, source="detector")
+            await self.create_flag(room.slug, message, verdict, source="detector", held=held)
 
     async def create_flag(self, room: str, message: dict[str, Any], verdict: Verdict | None,
                           *, source: str, severity: str | None = None,
                           categories: list[str] | None = None,
-                          reporter: str | None = None) -> tuple[str, bool]:
+                          held: bool = False) -> tuple[str, bool]:
         """Store a flag for moderators and announce it; reports merge per message."""
         sev = severity or (verdict.severity.label if verdict is not None else "low")
         if sev == "none":
@@ -144,6 +144,8 @@ class ModerationPipeline(Pipeline):
             "evidence": [e.to_dict() for e in verdict.evidence] if verdict else [],
             "state": "open", "created_at": now_ms(),
         }
+        if held:
+            flag["held"] = True  # the room has not seen it: a moderator may approve it
         merge = f"{room}:{message['id']}" if source == "report" else None
         flag_id, created = await self.store.add_flag(flag, merge_key=merge)
         if created:

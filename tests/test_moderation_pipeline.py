@@ -60,6 +60,7 @@ async def test_overdose_message_gets_writer_support_card_and_a_flag(
     assert flag["severity"] == "imminent" and flag["source"] == "detector"
     assert flag["message"]["id"] == reply["id"] and flag["message"]["text"] == text
     assert "uid" not in flag["message"]
+    assert "held" not in flag  # delivered: nothing to approve
     ev = flag["evidence"][0]
     assert 0 <= ev["start"] < ev["end"] <= len(text)
     for c in (writer, other):
@@ -102,6 +103,7 @@ async def test_urging_self_harm_is_held_and_nobody_sees_it(start_node, redis_url
     flags = await flags_in_queue(redis_url, key_prefix)
     assert [f["message"]["id"] for f in flags] == [reply["id"]]
     assert "encourages_self_harm" in flags[0]["categories"]
+    assert flags[0]["held"] is True  # moderators can approve it
     for c in (bully, peer):
         await c.close()
 

@@ -334,7 +334,7 @@ function renderFlag(flag) {
     h("p", { class: "flag-meta" }, "From ", h("strong", {}, who), from.role ? ` (${from.role})` : "", msg.cw ? ` · content note: ${msg.cw}` : ""),
     r.toggle,
     r.text,
-    h("div", { class: "flag-actions" }, r.claim, hasMsg ? approveBtn : null, hasMsg ? hideBtn : null),
+    h("div", { class: "flag-actions" }, r.claim, hasMsg && flag.held ? approveBtn : null, hasMsg ? hideBtn : null),
     h("details", {},
       h("summary", {}, "Resolve and more actions"),
       h("div", { class: "action-grid" },
