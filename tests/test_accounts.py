@@ -251,7 +251,9 @@ async def test_block_honoured_across_nodes_and_reconnects(two_nodes) -> None:
     r = await blocker.request("block", handle="no-such-user")
     assert r["ok"] is False and r["error"]["code"] == "not_found"
     await blocker.ok("block", handle=pest_name.upper())
-    await asyncio.sleep(0.3)  # the control message reaches blocker2's node
+    # No wait needed: the block is published on the control channel before the reply,
+    # and one subscriber gets a Redis server's publishes in order, so blocker2's node
+    # applies it before it can see anything pest sends next.
     await pest.ok("send", room="general", text="you should not see this")
     marker = await other.ok("send", room="general", text="marker")
     for c in (blocker, blocker2):

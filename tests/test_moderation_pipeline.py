@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import httpx
@@ -145,4 +144,3 @@ async def test_resources_api(start_node) -> None:
         assert res.status_code == 404
         res = await http.get("/api/resources", params={"room": "general", "region": "USA"})
         assert res.status_code == 400
-    await asyncio.sleep(0)

@@ -66,7 +66,10 @@ async def test_metrics_count_a_chat(start_node) -> None:
         assert name in text
     await alice.close()
     await bob.close()
-    await asyncio.sleep(0.2)
+    for _ in range(100):  # until the node has seen both sockets close
+        if metric(httpx.get(a.url + "/metrics").text, "chatserver_connections") == 0:
+            break
+        await asyncio.sleep(0.05)
     assert metric(httpx.get(a.url + "/metrics").text, "chatserver_connections") == 0
 
 
