@@ -73,6 +73,7 @@ class ModeratorDesk:
         hub.control_handlers["flag_update"] = lambda body: self._to_watchers("flag_update",
                                                                             body)
         hub.control_handlers["user_notice"] = self._on_user_notice
+        hub.control_handlers["watch_notice"] = self._on_watch_notice
         hub.on_joined = self._on_joined
         self.pipeline.on_flag = self._on_new_flag
         self.s.handlers.update(self.handlers())
@@ -408,7 +409,6 @@ class ModeratorDesk:
 
     # -- the sweeper --------------------------------------------------------------
     async def _sweep_forever(self) -> None:
-        self.s.hub.control_handlers["watch_notice"] = self._on_watch_notice
         while True:
             try:
                 await self.sweep()
