@@ -8,6 +8,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
@@ -326,6 +327,9 @@ async def test_ban_by_moderator_closes_on_other_node_and_audit_has_everything(
     await peer.ok("join", room="general")
     await mod.ok("mod.slowmode", room="general", seconds=5)
     await mod.ok("mod.slowmode", room="general", seconds=0)
+    # a millisecond boundary after the slowmode entries, before the ban (one clock)
+    since_ms = int(time.time() * 1000) + 1
+    await asyncio.sleep(0.005)
     await mod.ok("mod.ban", handle=peer.user["handle"], reason="threats")
     code, _ = await peer.closed()
     assert code == 1008
@@ -340,7 +344,7 @@ async def test_ban_by_moderator_closes_on_other_node_and_audit_has_everything(
     assert ban["actor"] == mod_handle and ban["target"] == peer.user["handle"]
     assert ban["reason"] == "threats"
     assert [e["action"] for e in entries] == ["slowmode", "slowmode", "ban"]
-    since = await asyncio.to_thread(cli, a, "audit", "--since", str(ban["ts"]))
+    since = await asyncio.to_thread(cli, a, "audit", "--since", str(since_ms))
     assert [json.loads(line)["action"] for line in since.stdout.splitlines()] == ["ban"]
     # admins read it over HTTP; moderators may not
     async with httpx.AsyncClient(base_url=a.url) as http:
