@@ -6,7 +6,6 @@ is the `session` cookie or `Authorization: Bearer <token>`.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 from collections.abc import Awaitable, Callable, Mapping
@@ -20,6 +19,7 @@ from chatserver.accounts import AccountError, Accounts, Login
 from chatserver.broker import BrokerUnavailable
 from chatserver.hello import session_cookie
 from chatserver.origin import origin_allowed
+from chatserver.proxy import client_address
 from chatserver.services import Services
 from rooms.identity import Identity
 
@@ -42,21 +42,6 @@ def bearer_token(headers: Mapping[str, str]) -> str | None:
     raw = headers.get("authorization", "")
     scheme, _, value = raw.partition(" ")
     return value.strip() or None if scheme.lower() == "bearer" else None
-
-
-def client_address(peer: str | None, headers: Mapping[str, str], trusted: list[str]) -> str:
-    """The client's address; X-Forwarded-For is believed only from a trusted proxy."""
-    addr = peer or "unknown"
-    if addr not in trusted:
-        return addr
-    hops = [h.strip() for h in headers.get("x-forwarded-for", "").split(",") if h.strip()]
-    for hop in reversed(hops):  # the right-most hop not added by our own proxies
-        if hop not in trusted:
-            try:
-                return str(ipaddress.ip_address(hop))
-            except ValueError:
-                return addr
-    return addr
 
 
 def csrf_refused(method: str, headers: Mapping[str, str], allowed: list[str]) -> bool:
@@ -146,7 +131,7 @@ async def register(request: Request, services: Services, accounts: Accounts) -> 
 @endpoint
 async def login(request: Request, services: Services, accounts: Accounts) -> Response:
     body = await read_json(request)
-    address = client_address(request.client.host if request.client else None, request.headers,
+    address = client_address(request.scope.get("client"), request.headers,
                              services.config.server.trusted_proxies)
     result = await accounts.login(_str_field(body, "handle"), _str_field(body, "password"),
                                   address)

@@ -10,7 +10,8 @@ from chatserver.accounts import (
     public_user,
     throttle_scopes,
 )
-from chatserver.http_accounts import bearer_token, client_address, csrf_refused
+from chatserver.http_accounts import bearer_token, csrf_refused
+from chatserver.proxy import client_address
 
 
 def test_handle_rules() -> None:
@@ -46,9 +47,9 @@ def test_identity_from_fields_and_public_user_hide_secrets() -> None:
 
 def test_client_address_trusts_only_configured_proxies() -> None:
     xff = {"x-forwarded-for": "203.0.113.9, 10.0.0.2"}
-    assert client_address("198.51.100.1", xff, []) == "198.51.100.1"
-    assert client_address("10.0.0.1", xff, ["10.0.0.1", "10.0.0.2"]) == "203.0.113.9"
-    assert client_address("10.0.0.1", {"x-forwarded-for": "junk"}, ["10.0.0.1"]) == "10.0.0.1"
+    assert client_address(("198.51.100.1", 1), xff, []) == "198.51.100.1"
+    assert client_address(("10.0.0.1", 1), xff, ["10.0.0.1", "10.0.0.2"]) == "203.0.113.9"
+    assert client_address(("10.0.0.1", 1), {"x-forwarded-for": "junk"}, ["10.0.0.1"]) == "10.0.0.1"
     assert client_address(None, {}, []) == "unknown"
 
 
