@@ -50,9 +50,6 @@ class Connection:
     _queue: deque[Outgoing] = field(init=False, default_factory=deque)
     _writer: asyncio.Task[None] | None = field(init=False, default=None)
 
-    def start(self) -> None:
-        """Nothing to start: the writer task exists only while frames are queued."""
-
     def push(self, frame: Outgoing) -> None:
         """Queue a frame without waiting; a full queue means the client fell behind."""
         if self.closed:

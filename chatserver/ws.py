@@ -74,7 +74,6 @@ async def websocket_endpoint(ws: WebSocket) -> None:
                       write_now=raw_frame_writer(ws.scope.get(RAW_SEND)))
     bind_request(conn.id, conn.address)
     services.hub.stats["connections"] += 1
-    conn.start()
     try:
         if await _hello(services, ws, conn):
             services.hub.register(conn)
