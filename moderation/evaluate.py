@@ -8,8 +8,8 @@ Defaults to tests/moderation/labelled.jsonl and dev_holdout.jsonl when run from 
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,15 +157,25 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; prints one report per file."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    verbose = "-v" in args
-    files = [a for a in args if a != "-v"] or [f for f in _DEFAULT_FILES if Path(f).exists()]
+    ap = argparse.ArgumentParser(
+        prog="python -m moderation.evaluate",
+        description="Score the detector against labelled JSONL files.",
+    )
+    ap.add_argument("files", nargs="*", type=Path,
+                    help=f"labelled JSONL files (default: {', '.join(_DEFAULT_FILES)})")
+    ap.add_argument("-v", "--verbose", action="store_true", help="list every miss")
+    args = ap.parse_args(argv)
+    files = args.files or [Path(f) for f in _DEFAULT_FILES if Path(f).exists()]
     det = default_detector()
     for f in files:
-        rep = evaluate(load_rows(Path(f)), det)
+        try:
+            rows = load_rows(f)
+        except (OSError, ValueError) as exc:
+            ap.error(f"{f}: {exc}")
+        rep = evaluate(rows, det)
         print(f"== {f}")
         print(rep.format())
-        if verbose:
+        if args.verbose:
             for m in rep.misses:
                 print(f"  MISS {m.id}: expected {m.expected}, got {m.got}: {m.text[:100]}")
         print()

@@ -1,0 +1,248 @@
+"""A small linear risk model behind the lexicon: a second reader for what rules miss.
+
+The lexicon (detector.py) explains itself and handles negation, idioms and direction by
+rule, but people say the same thing in more ways than any list holds. This model reads
+the same normalised text as bag-of-words features (words, word pairs, word stems) and
+gives probabilities from logistic-regression heads trained offline by
+`python -m moderation.train` on the labelled JSONL sets under tests/moderation/.
+Its weights ship as data (moderation/data/risk_model.json, with the hash of every
+training file); inference is pure Python dictionary lookups, no numpy, no I/O.
+
+Heads: `risk` (any risk at all), one per risk category, and on risky text `high`
+(high or imminent rather than medium) and `imminent`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import pairwise, repeat
+from pathlib import Path
+from typing import Any
+
+from moderation.verdict import CATEGORIES, Severity
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "data" / "risk_model.json"
+FORMAT = 1
+
+#: Heads in the order their weights are stored.
+HEADS: tuple[str, ...] = (
+    "risk",
+    "self_harm_risk",
+    "overdose_risk",
+    "harm_to_others",
+    "abuse_disclosure",
+    "encourages_self_harm",
+    "high",
+    "imminent",
+)
+RISK_HEADS: tuple[str, ...] = HEADS[1:6]
+
+# Punctuation left in the deep view after normalisation; stripped from the ends of words.
+_PUNCT = (
+    "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+    "\u00a1\u00ab\u00bb\u00bf\u2013\u2014\u2026\u201c\u201d\u201e\u0964"
+)
+_STEM_LEN = 5  # words of five letters or more also count by their first five ("~suici")
+_MEMO_CAP = 200_000  # words remembered per head before the memo starts over
+
+
+def features(dp: str) -> list[str]:
+    """Words, stems ("~suici") and adjacent pairs of a deep-normalised message.
+
+    Words are the whitespace-split tokens with punctuation stripped from their ends;
+    pairs are of the raw tokens, so "tired, pills" (across a comma) is not the pair
+    "tired pills". Stems let "suicidio", "suicidal" and "suicidaire" share weight;
+    pairs carry the little context a linear model can use ("not suicidal", "took all").
+    Repeats count: the model is trained on counts.
+    """
+    raw = dp.split()
+    out: list[str] = []
+    for tok in raw:
+        w = tok.strip(_PUNCT)
+        if w:
+            out.append(w)
+            if len(w) >= _STEM_LEN:
+                out.append("~" + w[:_STEM_LEN])
+    out.extend(map(" ".join, pairwise(raw)))
+    return out
+
+
+_RAW_TOKEN = re.compile(r"\S+")
+
+
+def word_spans(dp: str, wanted: set[str]) -> list[tuple[int, int]]:
+    """Offsets in `dp` of the words (punctuation stripped) whose word, stem ("~...") or
+    pair with the next word is in `wanted`: where a model flag's evidence lies."""
+    toks = list(_RAW_TOKEN.finditer(dp))
+    out: list[tuple[int, int]] = []
+    for i, m in enumerate(toks):
+        tok = m.group()
+        w = tok.strip(_PUNCT)
+        if not w:
+            continue
+        start = m.start() + tok.index(w)
+        span = (start, start + len(w))
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        if w in wanted or (len(w) >= _STEM_LEN and "~" + w[:_STEM_LEN] in wanted):
+            out.append(span)
+        elif nxt is not None and f"{tok} {nxt.group()}" in wanted:
+            out.append(span)
+            w2 = nxt.group().strip(_PUNCT)
+            if w2:
+                s2 = nxt.start() + nxt.group().index(w2)
+                out.append((s2, s2 + len(w2)))
+    return sorted(set(out))
+
+
+class _WordWeights(dict[str, float]):
+    """Raw token -> weight of its word plus its stem, filled on first sight, so the
+    per-message sum is one C-level map over str.split() (the hot path)."""
+
+    def __init__(self, words: dict[str, float], stems: dict[str, float]) -> None:
+        super().__init__()
+        self._words = words
+        self._stems = stems
+
+    def __missing__(self, tok: str) -> float:
+        w = tok.strip(_PUNCT)
+        v = self._words.get(w, 0.0)
+        if len(w) >= _STEM_LEN:
+            v += self._stems.get(w[:_STEM_LEN], 0.0)
+        if len(self) >= _MEMO_CAP:
+            self.clear()  # bounded: a flood of unique tokens cannot grow memory
+        self[tok] = v
+        return v
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """Probabilities for one message; `head()` reads any of them by name."""
+
+    probs: tuple[float, ...]
+
+    def head(self, name: str) -> float:
+        """Probability of one head (see HEADS)."""
+        return self.probs[HEADS.index(name)]
+
+    @property
+    def risk(self) -> float:
+        """Probability that the message carries any risk."""
+        return self.probs[0]
+
+
+class RiskModel:
+    """Loaded weights; read-only after construction, safe to share."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        """Validate and index a model document (the JSON written by moderation.train)."""
+        if data.get("format") != FORMAT:
+            raise ValueError(f"risk model: unsupported format {data.get('format')!r}")
+        heads = tuple(data.get("heads", ()))
+        if heads != HEADS:
+            raise ValueError(f"risk model: heads {heads!r}, expected {HEADS!r}")
+        bias = [float(b) for b in data["bias"]]
+        if len(bias) != len(HEADS):
+            raise ValueError("risk model: one bias per head expected")
+        self.bias: tuple[float, ...] = tuple(bias)
+        self.thresholds: dict[str, float] = {
+            str(k): float(v) for k, v in dict(data.get("thresholds", {})).items()
+        }
+        self.trained_from: dict[str, str] = dict(data.get("trained_from", {}))
+        self.weights: dict[str, tuple[float, ...]] = {}
+        for feat, ws in dict(data["weights"]).items():
+            if len(ws) != len(HEADS):
+                raise ValueError(f"risk model: feature {feat!r} has {len(ws)} weights")
+            self.weights[str(feat)] = tuple(float(w) for w in ws)
+        # The risk head runs on every message: its word and stem weights are folded per
+        # raw token and its pairs are keyed by token tuples, so the sum needs no strings.
+        risk = {f: w[0] for f, w in self.weights.items() if w[0]}
+        self._pairs: dict[tuple[str, ...], float] = {
+            tuple(f.split(" ")): w for f, w in risk.items() if " " in f
+        }
+        self._words = _WordWeights(
+            {f: w for f, w in risk.items() if " " not in f and f[0] != "~"},
+            {f[1:]: w for f, w in risk.items() if f[0] == "~" and " " not in f},
+        )
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_MODEL) -> RiskModel:
+        """Read a model file (construction time only)."""
+        with path.open(encoding="utf-8") as fh:
+            return cls(json.load(fh))
+
+    def threshold(self, name: str, default: float = 0.5) -> float:
+        """Decision threshold chosen at training time for one head."""
+        return self.thresholds.get(name, default)
+
+    def risk(self, dp: str) -> float:
+        """Probability of any risk for a deep-normalised message; the path every
+        message takes, so it avoids building the feature list."""
+        raw = dp.split()
+        z = self.bias[0] + sum(map(self._words.__getitem__, raw))
+        z += sum(map(self._pairs.get, pairwise(raw), repeat(0.0)))
+        return _sigmoid(z)
+
+    def assess(self, feats: Sequence[str]) -> Assessment:
+        """Every head's probability (only for messages worth the extra work)."""
+        z = list(self.bias)
+        get = self.weights.get
+        for f in feats:
+            ws = get(f)
+            if ws is not None:
+                for i, w in enumerate(ws):
+                    z[i] += w
+        return Assessment(tuple(_sigmoid(v) for v in z))
+
+    def contributions(self, feats: Sequence[str], head: str) -> list[tuple[str, float]]:
+        """Features that pushed `head` up, strongest first: the evidence for a flag."""
+        i = HEADS.index(head)
+        seen: dict[str, float] = {}
+        for f in feats:
+            ws = self.weights.get(f)
+            if ws is not None and ws[i] > 0:
+                seen[f] = seen.get(f, 0.0) + ws[i]
+        return sorted(seen.items(), key=lambda kv: -kv[1])
+
+
+def combine(
+    categories: tuple[str, ...], severity: Severity, a: Assessment, model: RiskModel
+) -> tuple[tuple[str, ...], Severity, tuple[str, ...]]:
+    """Merge the lexicon's finding with the model's probabilities.
+
+    Returns (categories, severity, categories the model added). The lexicon keeps the
+    last word on what it found; the model (1) flags risk the lexicon did not see, when
+    its risk probability clears the trained threshold, and (2) raises the severity of a
+    lexicon finding when it is confident the message is high or imminent: an imminent
+    message rated medium is the one error that must never happen.
+    """
+    found_risk = severity >= Severity.MEDIUM or any(c in RISK_HEADS for c in categories)
+    if a.risk < model.threshold("risk"):
+        return categories, severity, ()
+    imm = a.head("imminent")
+    if found_risk:
+        if imm >= model.threshold("raise_imminent", 0.8):
+            severity = max(severity, Severity.IMMINENT)
+        elif a.head("high") >= model.threshold("raise_high", 0.8):
+            severity = max(severity, Severity.HIGH)
+        return categories, severity, ()
+    probs = [(a.head(c), c) for c in RISK_HEADS]
+    added = tuple(c for p, c in probs if p >= model.threshold("category")) or (max(probs)[1],)
+    if imm >= model.threshold("imminent"):
+        sev = Severity.IMMINENT
+    elif a.head("high") >= model.threshold("high") or imm >= model.threshold("imminent") / 2:
+        sev = Severity.HIGH
+    else:
+        sev = Severity.MEDIUM
+    merged = tuple(c for c in CATEGORIES if c in categories or c in added)
+    return merged, max(severity, sev), added

@@ -1,0 +1,88 @@
+"""Cross-validated figures for the risk model, alone and combined with the lexicon.
+
+Used by `python -m moderation.train --cv K` to choose the thresholds. The lexicon was
+tuned on most of these rows, so the combined figures are optimistic; the model-alone
+figures are the fairer read of what the model adds.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from moderation.classifier import Assessment, RiskModel, combine, features
+from moderation.detector import default_detector
+from moderation.evaluate import is_any_risk
+from moderation.normalize import normalize
+from moderation.verdict import Severity, Verdict
+
+_SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def _folds(n: int, k: int, seed: int = 7) -> list[list[int]]:
+    idx = list(range(n))
+    random.Random(seed).shuffle(idx)
+    return [idx[i::k] for i in range(k)]
+
+
+def _score(
+    rows: Sequence[dict[str, Any]],
+    lex: Sequence[Verdict],
+    probs: Sequence[Assessment],
+    model: RiskModel,
+    use_lexicon: bool,
+) -> tuple[float, float, float, int, int]:
+    """(recall, precision, hard-negative FP rate, imminent below high, imminent total)."""
+    tp = fp = fn = hn = hn_fp = imm = imm_low = 0
+    for row, v, a in zip(rows, lex, probs, strict=True):
+        cats, sev = (v.categories, v.severity) if use_lexicon else ((), Severity.NONE)
+        cats, sev, _ = combine(cats, sev, a, model)
+        got = is_any_risk(cats, sev)
+        exp_sev = Severity.from_label(str(row["severity"]))
+        exp = is_any_risk(row["labels"], exp_sev)
+        tp += exp and got
+        fp += got and not exp
+        fn += exp and not got
+        if row.get("hard_negative"):
+            hn += 1
+            hn_fp += got
+        if exp_sev == Severity.IMMINENT:
+            imm += 1
+            imm_low += sev < Severity.HIGH
+    rec = tp / (tp + fn) if tp + fn else 1.0
+    prec = tp / (tp + fp) if tp + fp else 1.0
+    return rec, prec, hn_fp / hn if hn else 0.0, imm_low, imm
+
+
+def cross_validate(rows: Sequence[dict[str, Any]], k: int) -> str:
+    """K-fold figures for a sweep of risk thresholds, as a printable table."""
+    from moderation.train import fit
+
+    det = default_detector()
+    lex = [det.classify(str(r["text"]), room=str(r["room"])) for r in rows]
+    feats = [features(normalize(str(r["text"]))[1]) for r in rows]
+    probs: list[Assessment | None] = [None] * len(rows)
+    base: dict[str, Any] = {}
+    for fold in _folds(len(rows), k):
+        held = set(fold)
+        doc = fit([r for i, r in enumerate(rows) if i not in held])
+        model = RiskModel(doc)
+        base = doc
+        for i in fold:
+            probs[i] = model.assess(feats[i])
+    done = [p for p in probs if p is not None]
+    lines = [f"{len(rows)} rows, {k}-fold",
+             f"{'risk thr':>9}{'':>3}{'recall':>8}{'prec':>7}{'HN-FP':>7}{'imm<high':>10}"]
+    for thr in _SWEEP:
+        doc = dict(base)
+        doc["thresholds"] = {**base["thresholds"], "risk": thr}
+        model = RiskModel(doc)
+        for use_lex, name in ((False, "model"), (True, "both")):
+            rec, prec, hnfp, low, imm = _score(rows, lex, done, model, use_lex)
+            lines.append(f"{thr:>9.2f} {name:<5}{rec:>7.3f}{prec:>7.3f}{hnfp:>7.3f}"
+                         f"{low:>6}/{imm}")
+    rec, prec, hnfp, low, imm = _score(rows, lex, done, RiskModel(
+        {**base, "thresholds": {"risk": 2.0}}), True)
+    lines.append(f"{'lexicon':>9} only {rec:>7.3f}{prec:>7.3f}{hnfp:>7.3f}{low:>6}/{imm}")
+    return "\n".join(lines)
