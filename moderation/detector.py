@@ -55,6 +55,11 @@ class _CueRx:
     def __init__(self, rxs: tuple[re.Pattern[str], ...]) -> None:
         self._rxs = rxs
 
+    @property
+    def patterns(self) -> tuple[re.Pattern[str], ...]:
+        """The compiled lists, in search order."""
+        return self._rxs
+
     def search(self, text: str, pos: int = 0, endpos: int = _MAXLEN) -> re.Match[str] | None:
         """First match of any list, like `re.Pattern.search` on the merged list."""
         for rx in self._rxs:
@@ -77,6 +82,41 @@ class _CueRx:
         """Matches of every list (not merged into one left-to-right sequence)."""
         for rx in self._rxs:
             yield from rx.finditer(text, pos, endpos)
+
+
+class _Subject:
+    """Nearest person marker before a trigger: the first, second and third person lists
+    of one scope merged into one alternation of numbered groups, so each token suffix
+    costs one `match` instead of one per list and kind (the group says which kind; the
+    alternation order keeps the old first > second > third priority)."""
+
+    __slots__ = ("_names", "_rx")
+
+    _KINDS = (("first_person", "first"), ("second_person", "second"), ("third_person", "third"))
+
+    def __init__(self, cues: dict[str, _CueRx]) -> None:
+        parts: list[str] = []
+        names: list[str] = []
+        for kind, name in self._KINDS:
+            rx = cues.get(kind)
+            for one in rx.patterns if rx is not None else ():
+                parts.append(f"({one.pattern})")
+                names.append(name)
+        self._rx = re.compile("|".join(parts)) if parts else None
+        if self._rx is not None and self._rx.groups != len(names):
+            raise ValueError("person cue lists must not contain capturing groups")
+        self._names = tuple(names)
+
+    def __call__(self, before: str) -> str | None:
+        rx = self._rx
+        if rx is None:
+            return None
+        toks = before.split()[-_SUBJ_WINDOW:]
+        for i in range(len(toks) - 1, -1, -1):
+            m = rx.match(" ".join(toks[i:]))
+            if m is not None:
+                return self._names[(m.lastindex or 1) - 1]
+        return None
 
 
 class _Idioms:
@@ -219,6 +259,7 @@ class Detector:
                 k: _CueRx(tuple(compiled[src][k] for src in scope if k in compiled.get(src, {})))
                 for k in sorted(kinds)
             }
+        self._subjects = {lg: _Subject(cues) for lg, cues in self._cues.items()}
         # Cheap language guess for English/neutral triggers ("suicide", "kms") that show
         # up inside other languages: they then use that language's cues as well.
         self._stopwords = {
@@ -349,7 +390,7 @@ class Detector:
                 anchors.append((lang, h))
                 continue
             ctx, idioms = ctxs[lang]
-            verdict = self._judge(h, self._cues[lang], dp, lt, ctx, idioms, breaks[lang], room)
+            verdict = self._judge(h, lang, dp, lt, ctx, idioms, breaks[lang], room)
             if verdict is None:
                 continue
             if verdict == Severity.LOW and h.trig.kind != "contact":
@@ -403,26 +444,10 @@ class Detector:
                 break
         return a, b
 
-    @staticmethod
-    def _subject(cues: dict[str, _CueRx], before: str) -> str | None:
-        """Nearest person marker before the trigger inside its clause."""
-        toks = before.split()[-_SUBJ_WINDOW:]
-        for i in range(len(toks) - 1, -1, -1):
-            tail = " ".join(toks[i:])
-            for kind, name in (
-                ("first_person", "first"),
-                ("second_person", "second"),
-                ("third_person", "third"),
-            ):
-                rx = cues.get(kind)
-                if rx is not None and rx.match(tail) and _starts_token(rx, tail):
-                    return name
-        return None
-
     def _judge(
         self,
         h: _Hit,
-        cues: dict[str, _CueRx],
+        lang: str,
         dp: str,
         lt: str,
         ctx: _Ctx,
@@ -430,14 +455,23 @@ class Detector:
         breaks: list[tuple[int, int]],
         room: str,
     ) -> Severity | None:
-        """Severity for one hit after local context, or None when the hit is discarded."""
+        """Severity for one hit after local context, or None when the hit is discarded.
+
+        Every check that discards comes before the first one that returns a severity, so
+        their order does not change the result; the cheap local ones run first ("if you
+        are thinking about suicide" is common in support talk and dropped by its subject).
+        """
         kind = h.trig.kind
         if kind == "contact":
             return self._judge_contact(h, lt, ctx, room)
-        if idioms.overlaps(h.start, h.end):
-            return None
+        cues = self._cues[lang]
         ca, cb = self._clause(breaks, len(dp), h.start, h.end)
         before = dp[ca : h.start]
+        subj = self._subjects[lang](before)
+        if subj == "second" and kind in _SELF_KINDS and kind != "prep":
+            return None  # the same test as below, where prep takes its own branch
+        if idioms.overlaps(h.start, h.end):
+            return None
         after = dp[h.end : cb]
         neg_before = " ".join(before.split()[-_NEG_WINDOW:])
         neg_rx = cues.get("negation")
@@ -453,7 +487,6 @@ class Detector:
         post_rx = self._post_negation
         if post_rx is not None and post_rx.search(" ".join(after.split()[:_POST_NEG_WINDOW])):
             return None
-        subj = self._subject(cues, before)
         sev = h.severity
 
         if h.trig.unless and any(getattr(ctx, r) for r in h.trig.unless):
@@ -602,7 +635,7 @@ class Detector:
                     continue
                 ca, cb = self._clause(breaks[lang], n, h.start, h.end)
                 if rule.self_only:
-                    subj = self._subject(cues, dp[ca : h.start])
+                    subj = self._subjects[lang](dp[ca : h.start])
                     if subj in ("second", "third"):
                         continue  # self or no subject only: "he already fixed the belt"
                 past = (rx := cues.get("past")) is not None and rx.search(dp, ca, cb)
@@ -680,11 +713,6 @@ class Detector:
         for h in kept:
             if h.trig.kind == "threat" and h.severity >= Severity.HIGH and (ctx.method or ctx.time):
                 h.severity = Severity.IMMINENT
-
-
-def _starts_token(rx: _CueRx, tail: str) -> bool:
-    m = rx.match(tail)
-    return m is not None and m.start() == 0
 
 
 @functools.cache
