@@ -25,6 +25,7 @@ from moderation.lexicon import (
     trie_regexes,
 )
 from moderation.normalize import normalize, normalize_mapped, span_to_original
+from moderation.prefilter import Prefilter
 from moderation.verdict import CATEGORIES, NO_RISK, Evidence, Severity, Verdict
 
 DEFAULT_LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
@@ -138,6 +139,19 @@ class _Idioms:
         return any(m.start() < end and start < m.end() for m in self._rx.finditer(self._dp, lo, hi))
 
 
+@dataclass(frozen=True, slots=True)
+class _Triggers:
+    """The trigger regexes of one language scope, with RE2 prefilters that rule most
+    messages out before `re` runs them (see prefilter.py; verdicts stay `re`'s)."""
+
+    deep: list[re.Pattern[str]]
+    deep_pf: Prefilter  # one group: "could any deep regex match the deep view?"
+    light: list[re.Pattern[str]]
+    # On the light view: group 0 the ungated light regexes, group 1 + k the regexes of
+    # gated trigger family k.
+    light_pf: Prefilter
+
+
 @dataclass(slots=True)
 class _Hit:
     trig: Trigger
@@ -226,19 +240,18 @@ class Detector:
             for lx in self.lexicons
             for r in lx.rules
         ]
-        self._deep_all = self._compile(deep_items, None, word_start=True)
         # Gated contact triggers (language-independent, common.toml): (gate, patterns).
         self._gated: list[tuple[re.Pattern[str], list[re.Pattern[str]]]] = [
             (re.compile(g), [re.compile(src) for src in trie_regexes(items)])
             for g, items in gated.items()
         ]
-        self._light_all = self._compile(light_items, None, word_start=False)
+        self._gated_sources = [[p for p, _ in items] for items in gated.values()]
         # Per-language trigger sets are compiled on first use: the server always
         # classifies with lang=None (people write in any language in any room), and
         # compiling every language up front tripled start-up time.
         self._items = (deep_items, light_items)
-        self._deep_by_lang: dict[str, list[re.Pattern[str]]] = {}
-        self._light_by_lang: dict[str, list[re.Pattern[str]]] = {}
+        self._triggers_by_lang: dict[str | None, _Triggers] = {}
+        self._triggers_all = self._triggers(None)
 
         # Cues are scoped per trigger language (+ English + common): merged across all
         # languages they collide ("mein" is German "my" but Hindi "in").
@@ -270,26 +283,30 @@ class Detector:
         post = [p for cues in by_lang.values() for p in cues.get("post_negation", [])]
         self._post_negation = compile_list(post) if post else None
 
-    def _patterns(self, lang: str | None) -> tuple[list[re.Pattern[str]], list[re.Pattern[str]]]:
+    def _triggers(self, lang: str | None) -> _Triggers:
         """The trigger regexes for `lang` (all languages when None or unknown)."""
-        if not lang or lang not in self.languages:
-            return self._deep_all, self._light_all
-        deep = self._deep_by_lang.get(lang)
-        if deep is None:
-            deep = self._deep_by_lang[lang] = self._compile(self._items[0], lang,
-                                                            word_start=True)
-            self._light_by_lang[lang] = self._compile(self._items[1], lang, word_start=False)
-        return deep, self._light_by_lang[lang]
+        key = lang if lang and lang in self.languages else None
+        found = self._triggers_by_lang.get(key)
+        if found is None:
+            deep, deep_src = self._compile(self._items[0], key, word_start=True)
+            light, light_src = self._compile(self._items[1], key, word_start=False)
+            found = self._triggers_by_lang[key] = _Triggers(
+                deep, Prefilter([deep_src]), light, Prefilter([light_src, *self._gated_sources])
+            )
+        return found
 
     @staticmethod
     def _compile(
         items: list[tuple[str, str, str]], lang: str | None, *, word_start: bool
-    ) -> list[re.Pattern[str]]:
+    ) -> tuple[list[re.Pattern[str]], list[str]]:
+        """Trie regexes over the patterns of `lang` (+ English and common), and those
+        patterns' sources (what the prefilter loosens)."""
         keep = {lang, "en", "common"} if lang else None
         chosen = [(p, t) for p, t, lg in items if keep is None or lg in keep]
         if not chosen:
-            return []
-        return [re.compile(src) for src in trie_regexes(chosen, word_start=word_start)]
+            return [], []
+        regexes = [re.compile(src) for src in trie_regexes(chosen, word_start=word_start)]
+        return regexes, [p for p, _ in chosen]
 
     def _guess_lang(self, dp: str, hint: str | None) -> str:
         """The message's language for cue scoping: the hint, else stopword votes."""
@@ -315,31 +332,33 @@ class Detector:
         if not text:
             return NO_RISK
         lt, dp = normalize(text)
-        deep_rx, light_rx = self._patterns(lang)
-        for i, rx in enumerate(deep_rx):
-            m = rx.search(dp)
-            if m is not None:
-                # The regexes before this one found nothing; this one resumes at its
-                # first match (the slow path does not scan the message again).
-                return self._classify_slow(
-                    text, lt, dp, room, deep_rx, light_rx, lang, (i, m.start())
-                )
+        trigs = self._triggers_all if lang is None else self._triggers(lang)
+        if trigs.deep_pf.possible(dp):
+            for i, rx in enumerate(trigs.deep):
+                m = rx.search(dp)
+                if m is not None:
+                    # The regexes before this one found nothing; this one resumes at its
+                    # first match (the slow path does not scan the message again).
+                    return self._classify_slow(text, lt, dp, room, trigs, lang, (i, m.start()))
         if _LIGHT_GATE.search(lt) is not None:
-            for rx in self._light_candidates(lt, light_rx):
+            for rx in self._light_candidates(lt, trigs):
                 if rx.search(lt) is not None:
                     return self._classify_slow(
-                        text, lt, dp, room, deep_rx, light_rx, lang, (len(deep_rx), 0)
+                        text, lt, dp, room, trigs, lang, (len(trigs.deep), 0)
                     )
         return NO_RISK
 
-    def _light_candidates(
-        self, lt: str, light_rx: list[re.Pattern[str]]
-    ) -> Iterator[re.Pattern[str]]:
+    def _light_candidates(self, lt: str, trigs: _Triggers) -> Iterator[re.Pattern[str]]:
         """The light (contact) regexes worth running on `lt`: ungated ones, then gated
-        ones whose gate matched."""
-        yield from light_rx
-        for gate, rxs in self._gated:
-            if gate.search(lt) is not None:
+        ones whose gate matched; regexes the prefilter rules out are skipped (they could
+        not match, so skipping them changes nothing)."""
+        possible = trigs.light_pf.possible(lt)
+        if not possible:
+            return
+        if 0 in possible:
+            yield from trigs.light
+        for k, (gate, rxs) in enumerate(self._gated, 1):
+            if k in possible and gate.search(lt) is not None:
                 yield from rxs
 
     def _classify_slow(
@@ -348,8 +367,7 @@ class Detector:
         lt: str,
         dp: str,
         room: str,
-        deep_rx: list[re.Pattern[str]],
-        light_rx: list[re.Pattern[str]],
+        trigs: _Triggers,
         lang_hint: str | None,
         resume: tuple[int, int] = (0, 0),
     ) -> Verdict:
@@ -357,13 +375,13 @@ class Detector:
         (most messages reaching here are dropped by context and never need the map)."""
         hits: list[_Hit] = []
         first, pos = resume
-        for rx in deep_rx[first:]:
+        for rx in trigs.deep[first:]:
             for m in rx.finditer(dp, pos):
                 trig = self._tags[tag_of(m.lastgroup)]
                 hits.append(_Hit(trig, m.start(), m.end(), False, trig.severity))
             pos = 0
         if _LIGHT_GATE.search(lt) is not None:
-            for rx in self._light_candidates(lt, light_rx):
+            for rx in self._light_candidates(lt, trigs):
                 for m in rx.finditer(lt):
                     trig = self._tags[tag_of(m.lastgroup)]
                     hits.append(_Hit(trig, m.start(), m.end(), True, trig.severity))
