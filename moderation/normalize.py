@@ -12,6 +12,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+from moderation.prefilter import Prefilter
+
 # Invisible characters used to split words past keyword filters; also variation selectors
 # and skin-tone modifiers so emoji compare equal.
 _INVISIBLE = [
@@ -69,6 +71,24 @@ _INNER_SYM_RE = re.compile(r"[*_~•·.\-+](?<=[a-z].)[*_~•·.\-+]*(?=[a-z])")
 _REPEAT_RE = re.compile(r"([a-z])\1+")
 # Same result, faster for the hot path: drop every letter that equals the next one.
 _REPEAT_FAST_RE = re.compile(r"([a-z])(?=\1)")
+
+# What each pass above needs in the text, in RE2 syntax (no look-around, so a little
+# looser than the pass itself): one RE2 call tells which passes can change a message,
+# which is usually none, and skipping a pass that cannot match changes nothing.
+_RE2_SEP = "[ .*_\\-~+\u2022\u00b7/|]"
+_RE2_LETTER = "[A-Za-z\\x{80}-\\x{10ffff}]"  # ASCII letters, any non-ASCII character
+_PASSES = Prefilter(
+    [
+        ["[a-z][013457@$!|]"],  # _LEET_RE: a leet symbol right after a letter
+        [  # _SEP_GATE_RE: two single letters between separators, then one or the end
+            f"{_RE2_SEP}{{1,2}}{_RE2_LETTER}{_RE2_SEP}{{1,2}}{_RE2_LETTER}"
+            f"(?:{_RE2_SEP}|\\n?\\z)"
+        ],
+        ["[a-z][*_~\u2022\u00b7.\\-+]+[a-z]"],  # _INNER_SYM_RE: symbols inside a word
+    ],
+    re2_syntax=True,
+)
+_LEET_PASS, _SEP_PASS, _INNER_PASS = 0, 1, 2
 
 
 def _char_out(cp: int) -> str:
@@ -134,10 +154,17 @@ def light(text: str) -> str:
 
 def deep_from_light(s: str) -> str:
     """Undo leetspeak, separated letters, inner symbols and stretched letters."""
-    s = _LEET_RE.sub(_leet_sub, s)
-    if _SEP_GATE_RE.search(s):
-        s = _SEP_RUN_RE.sub(_sep_sub, s)
-    s = _INNER_SYM_RE.sub("", s)
+    can = _PASSES.possible(s)
+    if _LEET_PASS in can:
+        t = _LEET_RE.sub(_leet_sub, s)
+        if t != s:  # the later passes see the changed text
+            s, can = t, _PASSES.possible(t)
+    if _SEP_PASS in can and _SEP_GATE_RE.search(s):
+        t = _SEP_RUN_RE.sub(_sep_sub, s)
+        if t != s:
+            s, can = t, _PASSES.possible(t)
+    if _INNER_PASS in can:
+        s = _INNER_SYM_RE.sub("", s)
     return _REPEAT_FAST_RE.sub("", s)
 
 

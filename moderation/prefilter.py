@@ -146,12 +146,14 @@ class Prefilter:
 
     Group `i` is given as the sources of the regexes it stands for (or of the patterns
     they were built from); `possible(text)` returns a container holding `i` whenever
-    any of them could match `text`, or a substring or window of it.
+    any of them could match `text`, or a substring or window of it. With `re2_syntax`
+    the sources are RE2 patterns already, used as given: the caller vouches that each
+    matches wherever the regexes it stands for do.
     """
 
     __slots__ = ("_all", "_always", "_owner", "_set")
 
-    def __init__(self, groups: Sequence[Iterable[str]]) -> None:
+    def __init__(self, groups: Sequence[Iterable[str]], *, re2_syntax: bool = False) -> None:
         self._all: frozenset[int] = frozenset(range(len(groups)))
         self._set: Any = None
         self._owner: list[int] = []
@@ -165,7 +167,7 @@ class Prefilter:
         rset = re2.Set.SearchSet(opts)
         for g, sources in enumerate(groups):
             for src in sources:
-                loose = loosen(src)
+                loose = src if re2_syntax else loosen(src)
                 if loose is None:
                     always.add(g)
                     break

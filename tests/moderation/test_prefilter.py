@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.detector_bench import make_corpus
+from moderation import normalize as norm
 from moderation import prefilter
 from moderation.detector import Detector, default_detector
-from moderation.normalize import normalize
+from moderation.normalize import normalize, normalize_mapped
 from moderation.prefilter import Prefilter, loosen
 
 HERE = Path(__file__).parent
@@ -78,6 +79,23 @@ def test_never_rules_out_a_match_anywhere(text: str, pos: int, endpos: int) -> N
         rx = re.compile(src)
         if rx.search(text) or rx.search(text, pos, endpos):
             assert i in possible, (src, text, pos, endpos)
+
+
+EVASION = "ab kil su de i.*-_~+|/•·0134579@$!' \n\u200béà\u0915\u094dKL"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=EVASION, max_size=30))
+def test_normalisation_gates_never_skip_a_pass_that_applies(text: str) -> None:
+    can = norm._PASSES.possible(text)
+    if norm._LEET_RE.search(text):
+        assert norm._LEET_PASS in can
+    if norm._SEP_GATE_RE.search(text):
+        assert norm._SEP_PASS in can
+    if norm._INNER_SYM_RE.search(text):
+        assert norm._INNER_PASS in can
+    lt, dp = normalize(text)
+    assert (lt, dp) == normalize_mapped(text)[::2]  # the mapped path runs every pass
 
 
 def test_rules_out_what_cannot_match() -> None:
