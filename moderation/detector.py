@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,21 +49,30 @@ _IDIOM_REACH = 100  # idioms are searched this far around a hit (all are much sh
 
 class _CueRx:
     """One cue kind in one scope: the compiled lists of several languages, searched in
-    turn (each list is compiled once and shared between scopes)."""
+    turn (each list is compiled once and shared between scopes).
 
-    __slots__ = ("_rxs",)
+    `can`, when given, holds the ids (in the detector's cue prefilter) of the lists that
+    may match the deep view; lists outside it are skipped. Only pass it for the deep
+    view, a window of it or a substring of it (see prefilter.py)."""
 
-    def __init__(self, rxs: tuple[re.Pattern[str], ...]) -> None:
+    __slots__ = ("_ids", "_rxs")
+
+    def __init__(self, rxs: tuple[re.Pattern[str], ...], ids: tuple[int, ...]) -> None:
         self._rxs = rxs
+        self._ids = ids
 
     @property
     def patterns(self) -> tuple[re.Pattern[str], ...]:
         """The compiled lists, in search order."""
         return self._rxs
 
-    def search(self, text: str, pos: int = 0, endpos: int = _MAXLEN) -> re.Match[str] | None:
+    def search(
+        self, text: str, pos: int = 0, endpos: int = _MAXLEN, can: Set[int] | None = None
+    ) -> re.Match[str] | None:
         """First match of any list, like `re.Pattern.search` on the merged list."""
-        for rx in self._rxs:
+        for rx, i in zip(self._rxs, self._ids, strict=True):
+            if can is not None and i not in can:
+                continue
             m = rx.search(text, pos, endpos)
             if m is not None:
                 return m
@@ -78,11 +87,12 @@ class _CueRx:
         return None
 
     def finditer(
-        self, text: str, pos: int = 0, endpos: int = _MAXLEN
+        self, text: str, pos: int = 0, endpos: int = _MAXLEN, can: Set[int] | None = None
     ) -> Iterator[re.Match[str]]:
         """Matches of every list (not merged into one left-to-right sequence)."""
-        for rx in self._rxs:
-            yield from rx.finditer(text, pos, endpos)
+        for rx, i in zip(self._rxs, self._ids, strict=True):
+            if can is None or i in can:
+                yield from rx.finditer(text, pos, endpos)
 
 
 class _Subject:
@@ -125,18 +135,22 @@ class _Idioms:
     context rules have one hit, and scanning the whole message cost more than the rest
     of the rules. An idiom longer than _IDIOM_REACH would be missed (none is near)."""
 
-    __slots__ = ("_dp", "_rx")
+    __slots__ = ("_can", "_dp", "_rx")
 
-    def __init__(self, rx: _CueRx | None, dp: str) -> None:
+    def __init__(self, rx: _CueRx | None, dp: str, can: Set[int]) -> None:
         self._rx = rx
         self._dp = dp
+        self._can = can
 
     def overlaps(self, start: int, end: int) -> bool:
         if self._rx is None:
             return False
         lo = max(0, start - _IDIOM_REACH)
         hi = min(len(self._dp), end + _IDIOM_REACH)
-        return any(m.start() < end and start < m.end() for m in self._rx.finditer(self._dp, lo, hi))
+        return any(
+            m.start() < end and start < m.end()
+            for m in self._rx.finditer(self._dp, lo, hi, self._can)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,14 +177,16 @@ class _Hit:
 
 
 class _Ctx:
-    """Message-level cues, each searched lazily (most hits need only a few of them)."""
+    """Message-level cues, each searched lazily (most hits need only a few of them).
+    `can` is the message's cue prefilter answer for the deep view (see _CueRx)."""
 
-    __slots__ = ("_cache", "_cues", "_dp", "_lt")
+    __slots__ = ("_cache", "_cues", "_dp", "_lt", "can")
 
-    def __init__(self, cues: dict[str, _CueRx], dp: str, lt: str) -> None:
+    def __init__(self, cues: dict[str, _CueRx], dp: str, lt: str, can: Set[int]) -> None:
         self._cues = cues
         self._dp = dp
         self._lt = lt
+        self.can = can
         self._cache: dict[str, bool] = {}
 
     def __getattr__(self, kind: str) -> bool:
@@ -180,7 +196,7 @@ class _Ctx:
         except KeyError:
             pass
         rx = self._cues.get(kind)
-        found = bool(rx and rx.search(self._dp))
+        found = bool(rx and rx.search(self._dp, can=self.can))
         if not found and rx is not None and kind in ("hyperbole", "hotline"):
             found = rx.search(self._lt) is not None  # "kkkk", raw digits
         self._cache[kind] = found
@@ -264,12 +280,22 @@ class Detector:
         compiled = {
             src: {k: compile_list(v) for k, v in kinds.items()} for src, kinds in by_lang.items()
         }
+        # One RE2 set over every cue list tells, once per message reaching the rules,
+        # which lists can match its deep view at all; the others are never run.
+        list_ids = {
+            (src, k): i
+            for i, (src, k) in enumerate((src, k) for src, kinds in by_lang.items() for k in kinds)
+        }
+        self._cue_pf = Prefilter([by_lang[src][k] for src, k in list_ids])
         self._cues: dict[str, dict[str, _CueRx]] = {}
         for lg in (*self.languages, "common"):
             scope = sorted({lg, "en", "common"})
             kinds = {k for src in scope for k in compiled.get(src, {})}
             self._cues[lg] = {
-                k: _CueRx(tuple(compiled[src][k] for src in scope if k in compiled.get(src, {})))
+                k: _CueRx(
+                    tuple(compiled[src][k] for src in scope if k in compiled.get(src, {})),
+                    tuple(list_ids[src, k] for src in scope if k in compiled.get(src, {})),
+                )
                 for k in sorted(kinds)
             }
         self._subjects = {lg: _Subject(cues) for lg, cues in self._cues.items()}
@@ -321,9 +347,9 @@ class Detector:
         return best
 
     @staticmethod
-    def _has(cues: dict[str, _CueRx], kind: str, text: str) -> bool:
+    def _has(cues: dict[str, _CueRx], kind: str, text: str, can: Set[int] | None) -> bool:
         rx = cues.get(kind)
-        return bool(rx and rx.search(text))
+        return bool(rx and rx.search(text, can=can))
 
     # ------------------------------------------------------------------ classify
 
@@ -392,6 +418,7 @@ class Detector:
                     hits.append(_Hit(trig, m.start(), m.end(), True, trig.severity))
         if not hits:
             return NO_RISK
+        can = self._cue_pf.possible(dp)
         ctxs: dict[str, tuple[_Ctx, _Idioms]] = {}
         kept: list[_Hit] = []
         low_signal = False
@@ -407,8 +434,8 @@ class Detector:
             if lang not in ctxs:
                 cues = self._cues[lang]
                 idiom_rx = cues.get("idiom")
-                ctxs[lang] = (_Ctx(cues, dp, lt), _Idioms(idiom_rx, dp))
-                breaks[lang] = self._breaks(cues, dp)
+                ctxs[lang] = (_Ctx(cues, dp, lt, can), _Idioms(idiom_rx, dp, can))
+                breaks[lang] = self._breaks(cues, dp, can)
             if h.trig.kind == "anchor":
                 anchors.append((lang, h))
                 continue
@@ -446,12 +473,12 @@ class Detector:
     # ------------------------------------------------------------------ context
 
     @staticmethod
-    def _breaks(cues: dict[str, _CueRx], text: str) -> list[tuple[int, int]]:
+    def _breaks(cues: dict[str, _CueRx], text: str, can: Set[int]) -> list[tuple[int, int]]:
         """Clause boundaries: punctuation and 'but'-like words, found once per message."""
         out = [m.span() for m in _PUNCT_BREAK.finditer(text)]
         rx = cues.get("clause_break")
         if rx is not None:
-            out.extend(m.span() for m in rx.finditer(text))
+            out.extend(m.span() for m in rx.finditer(text, can=can))
         out.sort()
         return out
 
@@ -519,7 +546,7 @@ class Detector:
             # blame yourselves"), so a "you" before them does not make them about someone
             # else. News or teaching framing only counts inside the clause before the hit.
             gen_rx = cues.get("generic")
-            if ctx.fiction or (gen_rx is not None and gen_rx.search(before)):
+            if ctx.fiction or (gen_rx is not None and gen_rx.search(before, can=ctx.can)):
                 return None
             if subj == "third" and (ctx.support or ctx.generic):
                 return None
@@ -535,7 +562,7 @@ class Detector:
                 return None
         elif kind == "encourage":
             reported = cues.get("reported")
-            if reported is not None and reported.search(before):
+            if reported is not None and reported.search(before, can=ctx.can):
                 return None
             if ctx.support or ctx.fiction or subj == "third":
                 return None  # "the character kills himself in the book" narrates
@@ -550,7 +577,7 @@ class Detector:
             if kind in ("act", "history"):
                 distant = (ctx.past or ctx.recovery) and not ctx.recent
             else:
-                distant = self._has(cues, "past", clause) and not ctx.recent
+                distant = self._has(cues, "past", clause, ctx.can) and not ctx.recent
             if distant:
                 if ctx.present:
                     sev = max(sev, Severity.HIGH)
@@ -574,7 +601,7 @@ class Detector:
 
     def _anchor_alive(
         self, h: _Hit, cues: dict[str, _CueRx], dp: str, idioms: _Idioms,
-        breaks: list[tuple[int, int]],
+        breaks: list[tuple[int, int]], can: Set[int],
     ) -> bool:
         """An anchor counts unless it sits in an idiom or is negated just before it."""
         if idioms.overlaps(h.start, h.end):
@@ -588,7 +615,7 @@ class Detector:
             rx = cues.get(k)
             if rx is None:
                 continue
-            for m in rx.finditer(dp, ca, h.start):
+            for m in rx.finditer(dp, ca, h.start, can):
                 a, b = m.start() - ca, m.end() - ca
                 before = before[:a] + " " * (b - a) + before[b:]
         neg_before = " ".join(before.split()[-_NEG_WINDOW:])
@@ -616,7 +643,8 @@ class Detector:
         alive: list[tuple[str, _Hit]] = []
         concepts: dict[str, set[int]] = {}
         for lang, h in anchors:
-            if self._anchor_alive(h, self._cues[lang], dp, ctxs[lang][1], breaks[lang]):
+            ctx, idioms = ctxs[lang]
+            if self._anchor_alive(h, self._cues[lang], dp, idioms, breaks[lang], ctx.can):
                 alive.append((lang, h))
                 concepts.setdefault(h.trig.id.rsplit(".", 1)[1], set()).add(h.start)
         if not alive:
@@ -642,7 +670,7 @@ class Detector:
                 spans = [(h.start, h.end)]
                 for k in rule.near:
                     rx = cues.get(k)
-                    m = rx.search(dp, lo, hi) if rx is not None else None
+                    m = rx.search(dp, lo, hi, ctx.can) if rx is not None else None
                     if m is None:
                         break
                     spans.append(m.span())
@@ -661,7 +689,7 @@ class Detector:
                     subj = self._subjects[lang](dp[ca : h.start])
                     if subj in ("second", "third"):
                         continue  # self or no subject only: "he already fixed the belt"
-                past = (rx := cues.get("past")) is not None and rx.search(dp, ca, cb)
+                past = (rx := cues.get("past")) is not None and rx.search(dp, ca, cb, ctx.can)
                 if (past or ctx.recovery) and not (ctx.recent or ctx.present):
                     low = True  # "took 40 pills when I was 16, five years clean"
                     continue
@@ -686,7 +714,8 @@ class Detector:
             return False
         rx = cues.get(term)
         return rx is None or any(
-            all(m.end() <= a or m.start() >= b for a, b in spans) for m in rx.finditer(dp)
+            all(m.end() <= a or m.start() >= b for a, b in spans)
+            for m in rx.finditer(dp, can=ctx.can)
         )
 
     def _judge_contact(self, h: _Hit, lt: str, ctx: _Ctx, room: str) -> Severity | None:

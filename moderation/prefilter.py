@@ -47,6 +47,7 @@ _CATEGORY_ASCII = {
 }
 _SENTINEL = "\x00\x01re2-prefilter-probe"
 _MAX_MEM = 64 << 20  # RE2 budget per set; the DFA cache grows lazily up to it
+_NEVER = r"[^\x{0}-\x{10ffff}]"  # an RE2 pattern that matches nothing
 
 
 class _Unsupported(Exception):
@@ -151,48 +152,49 @@ class Prefilter:
     matches wherever the regexes it stands for do.
     """
 
-    __slots__ = ("_all", "_always", "_owner", "_set")
+    __slots__ = ("_all", "_always", "_set")
 
     def __init__(self, groups: Sequence[Iterable[str]], *, re2_syntax: bool = False) -> None:
         self._all: frozenset[int] = frozenset(range(len(groups)))
         self._set: Any = None
-        self._owner: list[int] = []
-        always: set[int] = set()
+        self._always = self._all
         if re2 is None:
-            self._always = self._all
             return
         opts = re2.Options()
         opts.max_mem = _MAX_MEM
         opts.log_errors = False
         rset = re2.Set.SearchSet(opts)
+        always: set[int] = set()
+        # One RE2 pattern per group (an alternation of its members), so RE2 reports
+        # group numbers directly and a message matching many members costs one entry.
         for g, sources in enumerate(groups):
-            for src in sources:
-                loose = src if re2_syntax else loosen(src)
-                if loose is None:
-                    always.add(g)
-                    break
-                try:
-                    rset.Add(loose)
-                except re2.error:
-                    always.add(g)
-                    break
-                self._owner.append(g)
-        rset.Add("".join(_cp(ord(c)) for c in _SENTINEL))
-        self._always = frozenset(always)
+            loose = [src if re2_syntax else loosen(src) for src in sources]
+            alternation = "|".join(f"(?:{x})" for x in loose if x is not None)
+            if None in loose:
+                always.add(g)
+                alternation = _NEVER
+            try:
+                index = rset.Add(alternation or _NEVER)
+            except re2.error:
+                always.add(g)
+                index = rset.Add(_NEVER)
+            if index != g:
+                return
+        sentinel = rset.Add("".join(_cp(ord(c)) for c in _SENTINEL))
         try:
             rset.Compile()
         except re2.error:
-            self._always = self._all
             return
         # RE2 reports "no match" when its DFA cannot even start within the memory
         # budget; that is decided once per set, so one probe tells it apart.
-        if len(self._owner) not in (rset.Match(_SENTINEL) or ()):
-            self._always = self._all
+        if sentinel not in (rset.Match(_SENTINEL) or ()):
             return
+        self._always = frozenset(always)
         self._set = rset
 
     def possible(self, text: str) -> frozenset[int]:
-        """Groups that may match somewhere in `text` (all of them when unsure)."""
+        """Groups that may match somewhere in `text` (all of them when unsure). The
+        result may also hold numbers past the last group; they mean nothing."""
         rset = self._set
         if rset is None:
             return self._always
@@ -203,6 +205,4 @@ class Prefilter:
         hits: list[int] | None = rset.Match(data)
         if not hits:
             return self._always
-        owner = self._owner
-        n = len(owner)
-        return self._always.union(owner[i] for i in hits if i < n)
+        return self._always.union(hits) if self._always else frozenset(hits)
