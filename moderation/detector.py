@@ -18,10 +18,12 @@ from pathlib import Path
 from moderation.lexicon import (
     Lexicon,
     Rule,
+    TaggedTrie,
     Trigger,
     compile_list,
     load_all,
     tag_of,
+    tagged_tries,
     trie_regexes,
 )
 from moderation.normalize import normalize, normalize_mapped, span_to_original
@@ -158,7 +160,7 @@ class _Triggers:
     """The trigger regexes of one language scope, with RE2 prefilters that rule most
     messages out before `re` runs them (see prefilter.py; verdicts stay `re`'s)."""
 
-    deep: list[re.Pattern[str]]
+    deep: list[TaggedTrie]
     deep_pf: Prefilter  # one group: "could any deep regex match the deep view?"
     light: list[re.Pattern[str]]
     # On the light view: group 0 the ungated light regexes, group 1 + k the regexes of
@@ -314,25 +316,21 @@ class Detector:
         key = lang if lang and lang in self.languages else None
         found = self._triggers_by_lang.get(key)
         if found is None:
-            deep, deep_src = self._compile(self._items[0], key, word_start=True)
-            light, light_src = self._compile(self._items[1], key, word_start=False)
+            deep = self._chosen(self._items[0], key)
+            light = self._chosen(self._items[1], key)
             found = self._triggers_by_lang[key] = _Triggers(
-                deep, Prefilter([deep_src]), light, Prefilter([light_src, *self._gated_sources])
+                tagged_tries(deep, word_start=True) if deep else [],
+                Prefilter([[p for p, _ in deep]]),
+                [re.compile(src) for src in trie_regexes(light)] if light else [],
+                Prefilter([[p for p, _ in light], *self._gated_sources]),
             )
         return found
 
     @staticmethod
-    def _compile(
-        items: list[tuple[str, str, str]], lang: str | None, *, word_start: bool
-    ) -> tuple[list[re.Pattern[str]], list[str]]:
-        """Trie regexes over the patterns of `lang` (+ English and common), and those
-        patterns' sources (what the prefilter loosens)."""
+    def _chosen(items: list[tuple[str, str, str]], lang: str | None) -> list[tuple[str, str]]:
+        """(pattern, tag) of the items of `lang` (+ English and common; all for None)."""
         keep = {lang, "en", "common"} if lang else None
-        chosen = [(p, t) for p, t, lg in items if keep is None or lg in keep]
-        if not chosen:
-            return [], []
-        regexes = [re.compile(src) for src in trie_regexes(chosen, word_start=word_start)]
-        return regexes, [p for p, _ in chosen]
+        return [(p, t) for p, t, lg in items if keep is None or lg in keep]
 
     def _guess_lang(self, dp: str, hint: str | None) -> str:
         """The message's language for cue scoping: the hint, else stopword votes."""
@@ -360,8 +358,8 @@ class Detector:
         lt, dp = normalize(text)
         trigs = self._triggers_all if lang is None else self._triggers(lang)
         if trigs.deep_pf.possible(dp):
-            for i, rx in enumerate(trigs.deep):
-                m = rx.search(dp)
+            for i, tt in enumerate(trigs.deep):
+                m = tt.scan.search(dp)
                 if m is not None:
                     # The regexes before this one found nothing; this one resumes at its
                     # first match (the slow path does not scan the message again).
@@ -402,9 +400,11 @@ class Detector:
         hits: list[_Hit] = []
         first, pos = resume
         possible = trigs.deep_pf.possible
-        for rx in trigs.deep[first:]:
-            for m in rx.finditer(dp, pos):
-                trig = self._tags[tag_of(m.lastgroup)]
+        for tt in trigs.deep[first:]:
+            for m in tt.scan.finditer(dp, pos):
+                tm = tt.tagged(dp, m.start())
+                assert tm is not None and tm.end() == m.end()  # the same trie, tagged
+                trig = self._tags[tag_of(tm.lastgroup)]
                 hits.append(_Hit(trig, m.start(), m.end(), False, trig.severity))
                 # Any later match lies in the rest of the text; when RE2 rules the rest
                 # out, `re` need not scan it (that scan was a fifth of the slow path).

@@ -446,25 +446,67 @@ def trie_regexes(
     characters, so branches starting with a non-ASCII character keep the exact guard;
     patterns that start with punctuation ("@name", "+49") must not use this mode.
     """
-    flat = _flatten(items)
+    return [src for src, _branches in _trie_parts(_flatten(items), bounded, word_start)]
+
+
+def _trie_parts(
+    flat: list[tuple[str, str | None]], bounded: bool, word_start: bool
+) -> list[tuple[str, dict[str, str]]]:
+    """trie_regexes' sources, each with its top-level branches keyed by first character
+    ("" for the one regex whose patterns do not start with a literal)."""
     lit = [(p, t) for p, t in flat if _literal_prefix(p)[0][:1] not in ([], [r"\s*"])]
     lit_set = set(lit)  # built once: rebuilding it per item was quadratic (start-up)
     misc = [(p, t) for p, t in flat if (p, t) not in lit_set]
-    out: list[str] = []
+    out: list[tuple[str, dict[str, str]]] = []
     if lit:
         root = _build(lit, bounded)
-        alts = []
+        branches: dict[str, str] = {}
         for tok, child in sorted(root.children.items()):
             guard = rf"(?<!{_WORDCH}.)" if bounded else ""
             if word_start and tok.isascii():
                 guard = ""
-            alts.append(re.escape(tok) + guard + _emit(child))
-        body = "(?:" + "|".join(alts) + ")"
-        out.append(rf"\b{body}" if word_start else body)
+            branches[tok] = re.escape(tok) + guard + _emit(child)
+        body = "(?:" + "|".join(branches.values()) + ")"
+        start = r"\b" if word_start else ""
+        out.append((start + body, {tok: f"{start}(?:{b})" for tok, b in branches.items()}))
     if misc:
         body = _emit(_build(misc, bounded))
-        out.append((BOUND_START + body) if bounded else body)
+        src = (BOUND_START + body) if bounded else body
+        out.append((src, {"": src}))
     return out
+
+
+_EMPTY_GROUP = re.compile(r"\(\?P<\w+>\)")  # the tag groups _build appends
+
+
+@dataclass(frozen=True, slots=True)
+class TaggedTrie:
+    """One trie regex in two forms. Every successful match copies all of a regex's
+    groups, and the trigger trie has one tag group per pattern (thousands, about 10 us a
+    match), so messages are scanned with `scan`, the same trie without tag groups (same
+    matches, same spans), and a match is tagged by re-running only the branch for its
+    first character, which is the only branch that can match there."""
+
+    scan: re.Pattern[str]
+    branches: dict[str, re.Pattern[str]]  # first character ("" = any) -> tagged branch
+
+    def tagged(self, text: str, start: int) -> re.Match[str] | None:
+        """The tagged match that `scan` found at `start` (same span)."""
+        rx = self.branches.get(text[start : start + 1]) or self.branches.get("")
+        return rx.match(text, start) if rx is not None else None
+
+
+def tagged_tries(
+    items: Iterable[tuple[str, str]], *, bounded: bool = True, word_start: bool = False
+) -> list[TaggedTrie]:
+    """trie_regexes(items) compiled as TaggedTrie pairs, in the same order."""
+    return [
+        TaggedTrie(
+            re.compile(_EMPTY_GROUP.sub("", src)),  # an empty group never changes a match
+            {k: re.compile(v) for k, v in branches.items()},
+        )
+        for src, branches in _trie_parts(_flatten(items), bounded, word_start)
+    ]
 
 
 def trie_regex(items: Iterable[tuple[str, str | None]], *, bounded: bool = True) -> str:
