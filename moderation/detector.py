@@ -26,7 +26,14 @@ from moderation.lexicon import (
     tagged_tries,
     trie_regexes,
 )
-from moderation.normalize import normalize, normalize_mapped, span_to_original
+from moderation.normalize import (
+    light,
+    normalize,
+    normalize_mapped,
+    span_to_original,
+    undo_evasion,
+    unstretch,
+)
 from moderation.prefilter import Prefilter
 from moderation.verdict import CATEGORIES, NO_RISK, Evidence, Severity, Verdict
 
@@ -161,7 +168,9 @@ class _Triggers:
     messages out before `re` runs them (see prefilter.py; verdicts stay `re`'s)."""
 
     deep: list[TaggedTrie]
-    deep_pf: Prefilter  # one group: "could any deep regex match the deep view?"
+    # One group: "could any deep regex match the deep view?", asked of the deep view or
+    # of it before stretched letters are collapsed (the loosening is stretched).
+    deep_pf: Prefilter
     light: list[re.Pattern[str]]
     # On the light view: group 0 the ungated light regexes, group 1 + k the regexes of
     # gated trigger family k.
@@ -320,7 +329,7 @@ class Detector:
             light = self._chosen(self._items[1], key)
             found = self._triggers_by_lang[key] = _Triggers(
                 tagged_tries(deep, word_start=True) if deep else [],
-                Prefilter([[p for p, _ in deep]]),
+                Prefilter([[p for p, _ in deep]], stretched=True),
                 [re.compile(src) for src in trie_regexes(light)] if light else [],
                 Prefilter([[p for p, _ in light], *self._gated_sources]),
             )
@@ -355,9 +364,13 @@ class Detector:
         """Return the verdict for one message. Pure: same input, same output."""
         if not text:
             return NO_RISK
-        lt, dp = normalize(text)
+        # normalize(text), in steps: the last one (collapsing stretched letters) is only
+        # needed when a trigger might be present, which RE2 can tell before it.
+        lt = light(text)
+        stretched = undo_evasion(lt)
         trigs = self._triggers_all if lang is None else self._triggers(lang)
-        if trigs.deep_pf.possible(dp):
+        if trigs.deep_pf.possible(stretched):
+            dp = unstretch(stretched)
             for i, tt in enumerate(trigs.deep):
                 m = tt.scan.search(dp)
                 if m is not None:
@@ -368,7 +381,7 @@ class Detector:
             for rx in self._light_candidates(lt, trigs):
                 if rx.search(lt) is not None:
                     return self._classify_slow(
-                        text, lt, dp, room, trigs, lang, (len(trigs.deep), 0)
+                        text, lt, unstretch(stretched), room, trigs, lang, (len(trigs.deep), 0)
                     )
         return NO_RISK
 

@@ -154,6 +154,17 @@ def light(text: str) -> str:
 
 def deep_from_light(s: str) -> str:
     """Undo leetspeak, separated letters, inner symbols and stretched letters."""
+    return unstretch(undo_evasion(s))
+
+
+def unstretch(s: str) -> str:
+    """Collapse stretched letters ("diiiie" -> "die"): the last step to the deep view,
+    kept apart so the detector can skip it for messages a prefilter already cleared."""
+    return _REPEAT_FAST_RE.sub("", s)
+
+
+def undo_evasion(s: str) -> str:
+    """Undo leetspeak, separated letters and inner symbols (deep view, still stretched)."""
     can = _PASSES.possible(s)
     if _LEET_PASS in can:
         t = _LEET_RE.sub(_leet_sub, s)
@@ -165,7 +176,7 @@ def deep_from_light(s: str) -> str:
             s, can = t, _PASSES.possible(t)
     if _INNER_PASS in can:
         s = _INNER_SYM_RE.sub("", s)
-    return _REPEAT_FAST_RE.sub("", s)
+    return s
 
 
 def normalize(text: str) -> tuple[str, str]:

@@ -92,52 +92,57 @@ def _loosen_class(items: Sequence[tuple[Any, Any]]) -> str:
     return "[" + "".join(parts) + "]" if parts else f"[^{_cp(0)}-{_cp(_MAX_CP)}]"
 
 
-def _loosen_seq(seq: Iterable[tuple[Any, Any]]) -> str:
+def _loosen_seq(seq: Iterable[tuple[Any, Any]], more: str) -> str:
     out: list[str] = []
     for op, av in seq:
         if op is _sre.LITERAL:
-            out.append(_cp(av))
+            out.append(_cp(av) + more)
         elif op is _sre.NOT_LITERAL:
-            out.append(f"[^{_cp(av)}]")
+            out.append(f"[^{_cp(av)}]{more}")
         elif op is _sre.ANY:
-            out.append("(?s:.)")
+            out.append("(?s:.)" + more)
         elif op is _sre.IN:
-            out.append(_loosen_class(av))
+            out.append(_loosen_class(av) + more)
         elif op is _sre.BRANCH:
-            out.append("(?:" + "|".join(_loosen_seq(b) for b in av[1]) + ")")
+            out.append("(?:" + "|".join(_loosen_seq(b, more) for b in av[1]) + ")")
         elif op is _sre.SUBPATTERN:
             _group, add_flags, del_flags, sub = av
             if (add_flags & ~_sre.SRE_FLAG_UNICODE) or del_flags:
                 raise _Unsupported("inline flags")
-            out.append(f"(?:{_loosen_seq(sub)})")
+            out.append(f"(?:{_loosen_seq(sub, more)})")
         elif op is _sre.ATOMIC_GROUP:
-            out.append(f"(?:{_loosen_seq(av)})")
+            out.append(f"(?:{_loosen_seq(av, more)})")
         elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
             lo, hi, sub = av
             if lo > _RE2_MAX_REPEAT:
                 raise _Unsupported("repeat")
             top = "" if hi is _sre.MAXREPEAT or hi > _RE2_MAX_REPEAT else str(hi)
-            out.append(f"(?:{_loosen_seq(sub)}){{{lo},{top}}}")
+            out.append(f"(?:{_loosen_seq(sub, more)}){{{lo},{top}}}")
         elif op in (_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT):
             continue  # zero-width: dropping it only adds matches
         elif op is _sre.GROUPREF:
             out.append("(?s:.)*")
         elif op is _sre.GROUPREF_EXISTS:
             _group, yes, no = av
-            out.append(f"(?:{_loosen_seq(yes)}|{_loosen_seq(no) if no else ''})")
+            out.append(f"(?:{_loosen_seq(yes, more)}|{_loosen_seq(no, more) if no else ''})")
         else:
             raise _Unsupported(op)
     return "".join(out)
 
 
-def loosen(source: str) -> str | None:
+def loosen(source: str, *, stretched: bool = False) -> str | None:
     """An RE2 pattern matching wherever the Python regex `source` can (and maybe more),
-    or None when the regex uses something this module does not handle."""
+    or None when the regex uses something this module does not handle.
+
+    With `stretched`, every character the regex consumes may also be repeated ("kil"
+    matches "kiiilll" too), so the pattern also matches wherever `source` would match
+    after runs of a repeated letter are collapsed to one: each character of the
+    collapsed text stands for a run of that same character."""
     try:
         parsed = _sre_parse.parse(source)
         if parsed.state.flags & ~_sre.SRE_FLAG_UNICODE:
             return None
-        return _loosen_seq(parsed.data)
+        return _loosen_seq(parsed.data, "+" if stretched else "")
     except (_Unsupported, re.error, AttributeError, TypeError, ValueError):
         return None
 
@@ -149,12 +154,15 @@ class Prefilter:
     they were built from); `possible(text)` returns a container holding `i` whenever
     any of them could match `text`, or a substring or window of it. With `re2_syntax`
     the sources are RE2 patterns already, used as given: the caller vouches that each
-    matches wherever the regexes it stands for do.
+    matches wherever the regexes it stands for do. With `stretched` (see loosen) the
+    answer also covers the text with its repeated letters collapsed.
     """
 
     __slots__ = ("_all", "_always", "_set")
 
-    def __init__(self, groups: Sequence[Iterable[str]], *, re2_syntax: bool = False) -> None:
+    def __init__(
+        self, groups: Sequence[Iterable[str]], *, re2_syntax: bool = False, stretched: bool = False
+    ) -> None:
         self._all: frozenset[int] = frozenset(range(len(groups)))
         self._set: Any = None
         self._always = self._all
@@ -168,7 +176,7 @@ class Prefilter:
         # One RE2 pattern per group (an alternation of its members), so RE2 reports
         # group numbers directly and a message matching many members costs one entry.
         for g, sources in enumerate(groups):
-            loose = [src if re2_syntax else loosen(src) for src in sources]
+            loose = [src if re2_syntax else loosen(src, stretched=stretched) for src in sources]
             alternation = "|".join(f"(?:{x})" for x in loose if x is not None)
             if None in loose:
                 always.add(g)

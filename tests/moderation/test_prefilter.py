@@ -98,6 +98,34 @@ def test_normalisation_gates_never_skip_a_pass_that_applies(text: str) -> None:
     assert (lt, dp) == normalize_mapped(text)[::2]  # the mapped path runs every pass
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="aabbkkiill mmyy..-" + ALPHABET, max_size=40))
+def test_stretched_covers_the_collapsed_text(text: str) -> None:
+    """A stretched prefilter asked about a text also answers for the text with its
+    stretched letters collapsed, which is what the detector's trigger regexes see."""
+    pf = Prefilter([[s] for s in TRICKY], stretched=True)
+    possible = pf.possible(text)
+    collapsed = norm.unstretch(text)
+    for i, src in enumerate(TRICKY):
+        if re.search(src, collapsed) or re.search(src, text):
+            assert i in possible, (src, text)
+
+
+def test_stretched_lexicon_patterns_on_messages() -> None:
+    det = default_detector()
+    sources = [p for p, _t, _lg in det._items[0]]
+    pf = Prefilter([[s] for s in sources], stretched=True)
+    compiled = [re.compile(s) for s in sources]
+    rows = [json.loads(line) for line in (HERE / "labelled.jsonl").read_text().splitlines()]
+    for text in [str(r["text"]) for r in rows] + make_corpus(300, 4):
+        stretched = norm.undo_evasion(norm.light(text))
+        dp = norm.unstretch(stretched)
+        possible = pf.possible(stretched)
+        missed = [s for i, (s, rx) in enumerate(zip(sources, compiled, strict=True))
+                  if i not in possible and rx.search(dp)]
+        assert missed == [], text
+
+
 def test_rules_out_what_cannot_match() -> None:
     pf = Prefilter([[r"\bkil+\s*myself\b"], [r"\d{7}"]])
     assert pf.possible("went for a walk with my dog") == frozenset()
