@@ -11,30 +11,22 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Set
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from moderation.lexicon import (
+    CueList,
     Lexicon,
     Rule,
     TaggedTrie,
     Trigger,
-    compile_list,
     load_all,
     tag_of,
     tagged_tries,
     trie_regexes,
 )
-from moderation.normalize import (
-    light,
-    normalize,
-    normalize_mapped,
-    span_to_original,
-    undo_evasion,
-    unstretch,
-)
-from moderation.prefilter import Prefilter
+from moderation.normalize import normalize, normalize_mapped, span_to_original
 from moderation.verdict import CATEGORIES, NO_RISK, Evidence, Severity, Verdict
 
 DEFAULT_LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
@@ -45,6 +37,9 @@ _HYPERBOLE_CAPPED = frozenset({"wish", "ideation", "intent", "threat"})
 _SELF_CATS = frozenset({"self_harm_risk", "overdose_risk"})
 # Sentence punctuation always ends a clause (language-specific words live in the TOML).
 _PUNCT_BREAK = re.compile(r"[.!?;,:\n\u0964]+|\s-\s")
+# The same without the dash alternative, for texts without a dash (most): `re` then
+# skips to punctuation instead of trying the dash at every space. Same matches there.
+_PUNCT_ONLY_BREAK = re.compile(r"[.!?;,:\n\u0964]+")
 # Structural contact patterns all need one of these characters (digits, @, :, =, /).
 # A single character class so `re` scans it in C ("name (at) mail (dot) com" has "(").
 _LIGHT_GATE = re.compile(r"[0-9@:=/(\[]")
@@ -58,30 +53,21 @@ _IDIOM_REACH = 100  # idioms are searched this far around a hit (all are much sh
 
 class _CueRx:
     """One cue kind in one scope: the compiled lists of several languages, searched in
-    turn (each list is compiled once and shared between scopes).
+    turn (each list is compiled once and shared between scopes)."""
 
-    `can`, when given, holds the ids (in the detector's cue prefilter) of the lists that
-    may match the deep view; lists outside it are skipped. Only pass it for the deep
-    view, a window of it or a substring of it (see prefilter.py)."""
+    __slots__ = ("_rxs",)
 
-    __slots__ = ("_ids", "_rxs")
-
-    def __init__(self, rxs: tuple[re.Pattern[str], ...], ids: tuple[int, ...]) -> None:
+    def __init__(self, rxs: tuple[CueList, ...]) -> None:
         self._rxs = rxs
-        self._ids = ids
 
     @property
-    def patterns(self) -> tuple[re.Pattern[str], ...]:
+    def patterns(self) -> tuple[CueList, ...]:
         """The compiled lists, in search order."""
         return self._rxs
 
-    def search(
-        self, text: str, pos: int = 0, endpos: int = _MAXLEN, can: Set[int] | None = None
-    ) -> re.Match[str] | None:
+    def search(self, text: str, pos: int = 0, endpos: int = _MAXLEN) -> re.Match[str] | None:
         """First match of any list, like `re.Pattern.search` on the merged list."""
-        for rx, i in zip(self._rxs, self._ids, strict=True):
-            if can is not None and i not in can:
-                continue
+        for rx in self._rxs:
             m = rx.search(text, pos, endpos)
             if m is not None:
                 return m
@@ -96,12 +82,11 @@ class _CueRx:
         return None
 
     def finditer(
-        self, text: str, pos: int = 0, endpos: int = _MAXLEN, can: Set[int] | None = None
+        self, text: str, pos: int = 0, endpos: int = _MAXLEN
     ) -> Iterator[re.Match[str]]:
         """Matches of every list (not merged into one left-to-right sequence)."""
-        for rx, i in zip(self._rxs, self._ids, strict=True):
-            if can is None or i in can:
-                yield from rx.finditer(text, pos, endpos)
+        for rx in self._rxs:
+            yield from rx.finditer(text, pos, endpos)
 
 
 class _Subject:
@@ -144,37 +129,18 @@ class _Idioms:
     context rules have one hit, and scanning the whole message cost more than the rest
     of the rules. An idiom longer than _IDIOM_REACH would be missed (none is near)."""
 
-    __slots__ = ("_can", "_dp", "_rx")
+    __slots__ = ("_dp", "_rx")
 
-    def __init__(self, rx: _CueRx | None, dp: str, can: Set[int]) -> None:
+    def __init__(self, rx: _CueRx | None, dp: str) -> None:
         self._rx = rx
         self._dp = dp
-        self._can = can
 
     def overlaps(self, start: int, end: int) -> bool:
         if self._rx is None:
             return False
         lo = max(0, start - _IDIOM_REACH)
         hi = min(len(self._dp), end + _IDIOM_REACH)
-        return any(
-            m.start() < end and start < m.end()
-            for m in self._rx.finditer(self._dp, lo, hi, self._can)
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _Triggers:
-    """The trigger regexes of one language scope, with RE2 prefilters that rule most
-    messages out before `re` runs them (see prefilter.py; verdicts stay `re`'s)."""
-
-    deep: list[TaggedTrie]
-    # One group: "could any deep regex match the deep view?", asked of the deep view or
-    # of it before stretched letters are collapsed (the loosening is stretched).
-    deep_pf: Prefilter
-    light: list[re.Pattern[str]]
-    # On the light view: group 0 the ungated light regexes, group 1 + k the regexes of
-    # gated trigger family k.
-    light_pf: Prefilter
+        return any(m.start() < end and start < m.end() for m in self._rx.finditer(self._dp, lo, hi))
 
 
 @dataclass(slots=True)
@@ -188,16 +154,14 @@ class _Hit:
 
 
 class _Ctx:
-    """Message-level cues, each searched lazily (most hits need only a few of them).
-    `can` is the message's cue prefilter answer for the deep view (see _CueRx)."""
+    """Message-level cues, each searched lazily (most hits need only a few of them)."""
 
-    __slots__ = ("_cache", "_cues", "_dp", "_lt", "can")
+    __slots__ = ("_cache", "_cues", "_dp", "_lt")
 
-    def __init__(self, cues: dict[str, _CueRx], dp: str, lt: str, can: Set[int]) -> None:
+    def __init__(self, cues: dict[str, _CueRx], dp: str, lt: str) -> None:
         self._cues = cues
         self._dp = dp
         self._lt = lt
-        self.can = can
         self._cache: dict[str, bool] = {}
 
     def __getattr__(self, kind: str) -> bool:
@@ -207,7 +171,7 @@ class _Ctx:
         except KeyError:
             pass
         rx = self._cues.get(kind)
-        found = bool(rx and rx.search(self._dp, can=self.can))
+        found = bool(rx and rx.search(self._dp))
         if not found and rx is not None and kind in ("hyperbole", "hotline"):
             found = rx.search(self._lt) is not None  # "kkkk", raw digits
         self._cache[kind] = found
@@ -267,18 +231,19 @@ class Detector:
             for lx in self.lexicons
             for r in lx.rules
         ]
+        self._deep_all = self._compile_deep(deep_items, None)
         # Gated contact triggers (language-independent, common.toml): (gate, patterns).
         self._gated: list[tuple[re.Pattern[str], list[re.Pattern[str]]]] = [
             (re.compile(g), [re.compile(src) for src in trie_regexes(items)])
             for g, items in gated.items()
         ]
-        self._gated_sources = [[p for p, _ in items] for items in gated.values()]
+        self._light_all = self._compile(light_items, None, word_start=False)
         # Per-language trigger sets are compiled on first use: the server always
         # classifies with lang=None (people write in any language in any room), and
         # compiling every language up front tripled start-up time.
         self._items = (deep_items, light_items)
-        self._triggers_by_lang: dict[str | None, _Triggers] = {}
-        self._triggers_all = self._triggers(None)
+        self._deep_by_lang: dict[str, list[TaggedTrie]] = {}
+        self._light_by_lang: dict[str, list[re.Pattern[str]]] = {}
 
         # Cues are scoped per trigger language (+ English + common): merged across all
         # languages they collide ("mein" is German "my" but Hindi "in").
@@ -289,26 +254,17 @@ class Detector:
         # Each language's list is compiled once and shared by every scope that includes
         # it (English cues used to be compiled seven times, half of start-up time).
         compiled = {
-            src: {k: compile_list(v) for k, v in kinds.items()} for src, kinds in by_lang.items()
+            src: {k: CueList(v) for k, v in kinds.items()} for src, kinds in by_lang.items()
         }
-        # One RE2 set over every cue list tells, once per message reaching the rules,
-        # which lists can match its deep view at all; the others are never run.
-        list_ids = {
-            (src, k): i
-            for i, (src, k) in enumerate((src, k) for src, kinds in by_lang.items() for k in kinds)
-        }
-        self._cue_pf = Prefilter([by_lang[src][k] for src, k in list_ids])
         self._cues: dict[str, dict[str, _CueRx]] = {}
         for lg in (*self.languages, "common"):
             scope = sorted({lg, "en", "common"})
             kinds = {k for src in scope for k in compiled.get(src, {})}
             self._cues[lg] = {
-                k: _CueRx(
-                    tuple(compiled[src][k] for src in scope if k in compiled.get(src, {})),
-                    tuple(list_ids[src, k] for src in scope if k in compiled.get(src, {})),
-                )
+                k: _CueRx(tuple(compiled[src][k] for src in scope if k in compiled.get(src, {})))
                 for k in sorted(kinds)
             }
+
         self._subjects = {lg: _Subject(cues) for lg, cues in self._cues.items()}
         # Cheap language guess for English/neutral triggers ("suicide", "kms") that show
         # up inside other languages: they then use that language's cues as well.
@@ -318,28 +274,39 @@ class Detector:
             if lx.stopwords and lx.lang != "en"
         }
         post = [p for cues in by_lang.values() for p in cues.get("post_negation", [])]
-        self._post_negation = compile_list(post) if post else None
+        self._post_negation = CueList(post) if post else None
 
-    def _triggers(self, lang: str | None) -> _Triggers:
+    def _patterns(self, lang: str | None) -> tuple[list[TaggedTrie], list[re.Pattern[str]]]:
         """The trigger regexes for `lang` (all languages when None or unknown)."""
-        key = lang if lang and lang in self.languages else None
-        found = self._triggers_by_lang.get(key)
-        if found is None:
-            deep = self._chosen(self._items[0], key)
-            light = self._chosen(self._items[1], key)
-            found = self._triggers_by_lang[key] = _Triggers(
-                tagged_tries(deep, word_start=True) if deep else [],
-                Prefilter([[p for p, _ in deep]], stretched=True),
-                [re.compile(src) for src in trie_regexes(light)] if light else [],
-                Prefilter([[p for p, _ in light], *self._gated_sources]),
-            )
-        return found
+        if not lang or lang not in self.languages:
+            return self._deep_all, self._light_all
+        deep = self._deep_by_lang.get(lang)
+        if deep is None:
+            deep = self._deep_by_lang[lang] = self._compile_deep(self._items[0], lang)
+            self._light_by_lang[lang] = self._compile(self._items[1], lang, word_start=False)
+        return deep, self._light_by_lang[lang]
 
     @staticmethod
     def _chosen(items: list[tuple[str, str, str]], lang: str | None) -> list[tuple[str, str]]:
-        """(pattern, tag) of the items of `lang` (+ English and common; all for None)."""
         keep = {lang, "en", "common"} if lang else None
         return [(p, t) for p, t, lg in items if keep is None or lg in keep]
+
+    @classmethod
+    def _compile(
+        cls, items: list[tuple[str, str, str]], lang: str | None, *, word_start: bool
+    ) -> list[re.Pattern[str]]:
+        chosen = cls._chosen(items, lang)
+        if not chosen:
+            return []
+        return [re.compile(src) for src in trie_regexes(chosen, word_start=word_start)]
+
+    @classmethod
+    def _compile_deep(
+        cls, items: list[tuple[str, str, str]], lang: str | None
+    ) -> list[TaggedTrie]:
+        """The deep trigger tries (word-start), split for fast scanning (see TaggedTrie)."""
+        chosen = cls._chosen(items, lang)
+        return tagged_tries(chosen, word_start=True) if chosen else []
 
     def _guess_lang(self, dp: str, hint: str | None) -> str:
         """The message's language for cue scoping: the hint, else stopword votes."""
@@ -354,9 +321,9 @@ class Detector:
         return best
 
     @staticmethod
-    def _has(cues: dict[str, _CueRx], kind: str, text: str, can: Set[int] | None) -> bool:
+    def _has(cues: dict[str, _CueRx], kind: str, text: str) -> bool:
         rx = cues.get(kind)
-        return bool(rx and rx.search(text, can=can))
+        return bool(rx and rx.search(text))
 
     # ------------------------------------------------------------------ classify
 
@@ -364,38 +331,35 @@ class Detector:
         """Return the verdict for one message. Pure: same input, same output."""
         if not text:
             return NO_RISK
-        # normalize(text), in steps: the last one (collapsing stretched letters) is only
-        # needed when a trigger might be present, which RE2 can tell before it.
-        lt = light(text)
-        stretched = undo_evasion(lt)
-        trigs = self._triggers_all if lang is None else self._triggers(lang)
-        if trigs.deep_pf.possible(stretched):
-            dp = unstretch(stretched)
-            for i, tt in enumerate(trigs.deep):
-                m = tt.scan.search(dp)
-                if m is not None:
-                    # The regexes before this one found nothing; this one resumes at its
-                    # first match (the slow path does not scan the message again).
-                    return self._classify_slow(text, lt, dp, room, trigs, lang, (i, m.start()))
+        lt, dp = normalize(text)
+        if lang is None:
+            deep_rx, light_rx = self._deep_all, self._light_all
+        else:
+            deep_rx, light_rx = self._patterns(lang)
+        for i, tt in enumerate(deep_rx):
+            start = tt.search(dp)
+            if start is not None:
+                # The regexes before this one found nothing; this one resumes at its
+                # first match (the slow path does not scan the message again).
+                return self._classify_slow(
+                    text, lt, dp, room, deep_rx, light_rx, lang, (i, start)
+                )
         if _LIGHT_GATE.search(lt) is not None:
-            for rx in self._light_candidates(lt, trigs):
+            for rx in self._light_candidates(lt, light_rx):
                 if rx.search(lt) is not None:
                     return self._classify_slow(
-                        text, lt, unstretch(stretched), room, trigs, lang, (len(trigs.deep), 0)
+                        text, lt, dp, room, deep_rx, light_rx, lang, (len(deep_rx), 0)
                     )
         return NO_RISK
 
-    def _light_candidates(self, lt: str, trigs: _Triggers) -> Iterator[re.Pattern[str]]:
+    def _light_candidates(
+        self, lt: str, light_rx: list[re.Pattern[str]]
+    ) -> Iterator[re.Pattern[str]]:
         """The light (contact) regexes worth running on `lt`: ungated ones, then gated
-        ones whose gate matched; regexes the prefilter rules out are skipped (they could
-        not match, so skipping them changes nothing)."""
-        possible = trigs.light_pf.possible(lt)
-        if not possible:
-            return
-        if 0 in possible:
-            yield from trigs.light
-        for k, (gate, rxs) in enumerate(self._gated, 1):
-            if k in possible and gate.search(lt) is not None:
+        ones whose gate matched."""
+        yield from light_rx
+        for gate, rxs in self._gated:
+            if gate.search(lt) is not None:
                 yield from rxs
 
     def _classify_slow(
@@ -404,7 +368,8 @@ class Detector:
         lt: str,
         dp: str,
         room: str,
-        trigs: _Triggers,
+        deep_rx: list[TaggedTrie],
+        light_rx: list[re.Pattern[str]],
         lang_hint: str | None,
         resume: tuple[int, int] = (0, 0),
     ) -> Verdict:
@@ -412,26 +377,18 @@ class Detector:
         (most messages reaching here are dropped by context and never need the map)."""
         hits: list[_Hit] = []
         first, pos = resume
-        possible = trigs.deep_pf.possible
-        for tt in trigs.deep[first:]:
-            for m in tt.scan.finditer(dp, pos):
-                tm = tt.tagged(dp, m.start())
-                assert tm is not None and tm.end() == m.end()  # the same trie, tagged
-                trig = self._tags[tag_of(tm.lastgroup)]
+        for tt in deep_rx[first:]:
+            for m in tt.finditer(dp, pos):
+                trig = self._tags[tag_of(m.lastgroup)]
                 hits.append(_Hit(trig, m.start(), m.end(), False, trig.severity))
-                # Any later match lies in the rest of the text; when RE2 rules the rest
-                # out, `re` need not scan it (that scan was a fifth of the slow path).
-                if not possible(dp[m.end() :]):
-                    break
             pos = 0
         if _LIGHT_GATE.search(lt) is not None:
-            for rx in self._light_candidates(lt, trigs):
+            for rx in self._light_candidates(lt, light_rx):
                 for m in rx.finditer(lt):
                     trig = self._tags[tag_of(m.lastgroup)]
                     hits.append(_Hit(trig, m.start(), m.end(), True, trig.severity))
         if not hits:
             return NO_RISK
-        can = self._cue_pf.possible(dp)
         ctxs: dict[str, tuple[_Ctx, _Idioms]] = {}
         kept: list[_Hit] = []
         low_signal = False
@@ -447,8 +404,8 @@ class Detector:
             if lang not in ctxs:
                 cues = self._cues[lang]
                 idiom_rx = cues.get("idiom")
-                ctxs[lang] = (_Ctx(cues, dp, lt, can), _Idioms(idiom_rx, dp, can))
-                breaks[lang] = self._breaks(cues, dp, can)
+                ctxs[lang] = (_Ctx(cues, dp, lt), _Idioms(idiom_rx, dp))
+                breaks[lang] = self._breaks(cues, dp)
             if h.trig.kind == "anchor":
                 anchors.append((lang, h))
                 continue
@@ -486,12 +443,13 @@ class Detector:
     # ------------------------------------------------------------------ context
 
     @staticmethod
-    def _breaks(cues: dict[str, _CueRx], text: str, can: Set[int]) -> list[tuple[int, int]]:
+    def _breaks(cues: dict[str, _CueRx], text: str) -> list[tuple[int, int]]:
         """Clause boundaries: punctuation and 'but'-like words, found once per message."""
-        out = [m.span() for m in _PUNCT_BREAK.finditer(text)]
+        punct = _PUNCT_BREAK if "-" in text else _PUNCT_ONLY_BREAK
+        out = [m.span() for m in punct.finditer(text)]
         rx = cues.get("clause_break")
         if rx is not None:
-            out.extend(m.span() for m in rx.finditer(text, can=can))
+            out.extend(m.span() for m in rx.finditer(text))
         out.sort()
         return out
 
@@ -559,7 +517,7 @@ class Detector:
             # blame yourselves"), so a "you" before them does not make them about someone
             # else. News or teaching framing only counts inside the clause before the hit.
             gen_rx = cues.get("generic")
-            if ctx.fiction or (gen_rx is not None and gen_rx.search(before, can=ctx.can)):
+            if ctx.fiction or (gen_rx is not None and gen_rx.search(before)):
                 return None
             if subj == "third" and (ctx.support or ctx.generic):
                 return None
@@ -575,7 +533,7 @@ class Detector:
                 return None
         elif kind == "encourage":
             reported = cues.get("reported")
-            if reported is not None and reported.search(before, can=ctx.can):
+            if reported is not None and reported.search(before):
                 return None
             if ctx.support or ctx.fiction or subj == "third":
                 return None  # "the character kills himself in the book" narrates
@@ -590,7 +548,7 @@ class Detector:
             if kind in ("act", "history"):
                 distant = (ctx.past or ctx.recovery) and not ctx.recent
             else:
-                distant = self._has(cues, "past", clause, ctx.can) and not ctx.recent
+                distant = self._has(cues, "past", clause) and not ctx.recent
             if distant:
                 if ctx.present:
                     sev = max(sev, Severity.HIGH)
@@ -614,7 +572,7 @@ class Detector:
 
     def _anchor_alive(
         self, h: _Hit, cues: dict[str, _CueRx], dp: str, idioms: _Idioms,
-        breaks: list[tuple[int, int]], can: Set[int],
+        breaks: list[tuple[int, int]],
     ) -> bool:
         """An anchor counts unless it sits in an idiom or is negated just before it."""
         if idioms.overlaps(h.start, h.end):
@@ -628,7 +586,7 @@ class Detector:
             rx = cues.get(k)
             if rx is None:
                 continue
-            for m in rx.finditer(dp, ca, h.start, can):
+            for m in rx.finditer(dp, ca, h.start):
                 a, b = m.start() - ca, m.end() - ca
                 before = before[:a] + " " * (b - a) + before[b:]
         neg_before = " ".join(before.split()[-_NEG_WINDOW:])
@@ -656,8 +614,7 @@ class Detector:
         alive: list[tuple[str, _Hit]] = []
         concepts: dict[str, set[int]] = {}
         for lang, h in anchors:
-            ctx, idioms = ctxs[lang]
-            if self._anchor_alive(h, self._cues[lang], dp, idioms, breaks[lang], ctx.can):
+            if self._anchor_alive(h, self._cues[lang], dp, ctxs[lang][1], breaks[lang]):
                 alive.append((lang, h))
                 concepts.setdefault(h.trig.id.rsplit(".", 1)[1], set()).add(h.start)
         if not alive:
@@ -683,7 +640,7 @@ class Detector:
                 spans = [(h.start, h.end)]
                 for k in rule.near:
                     rx = cues.get(k)
-                    m = rx.search(dp, lo, hi, ctx.can) if rx is not None else None
+                    m = rx.search(dp, lo, hi) if rx is not None else None
                     if m is None:
                         break
                     spans.append(m.span())
@@ -702,7 +659,7 @@ class Detector:
                     subj = self._subjects[lang](dp[ca : h.start])
                     if subj in ("second", "third"):
                         continue  # self or no subject only: "he already fixed the belt"
-                past = (rx := cues.get("past")) is not None and rx.search(dp, ca, cb, ctx.can)
+                past = (rx := cues.get("past")) is not None and rx.search(dp, ca, cb)
                 if (past or ctx.recovery) and not (ctx.recent or ctx.present):
                     low = True  # "took 40 pills when I was 16, five years clean"
                     continue
@@ -727,8 +684,7 @@ class Detector:
             return False
         rx = cues.get(term)
         return rx is None or any(
-            all(m.end() <= a or m.start() >= b for a, b in spans)
-            for m in rx.finditer(dp, can=ctx.can)
+            all(m.end() <= a or m.start() >= b for a, b in spans) for m in rx.finditer(dp)
         )
 
     def _judge_contact(self, h: _Hit, lt: str, ctx: _Ctx, room: str) -> Severity | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +70,7 @@ CUE_KINDS = (
     "rumination",  # keep thinking about, all I can think about, looked up how
     "deliberate",  # on purpose, intentionally: an ingestion that was not an accident
     "routine",  # as prescribed, like the doctor said: taking medication as directed
+    "off_platform",  # "dm me", "where the mods cant read": contact that leaves the room
     "at_edge",  # on the ledge, legs over the railing, on the wrong side: past the barrier
 )
 
@@ -78,6 +79,7 @@ _WORDCH = r"[\w\u0900-\u097f]"
 BOUND_START = rf"(?<!{_WORDCH})"
 BOUND_END = rf"(?!{_WORDCH})"
 _META = set("\\.^$*+?{}[]|()")
+_MAXLEN = 1 << 30
 _EXPAND_TAIL = 80  # longest tail for which later alternation groups are multiplied out
 
 
@@ -481,32 +483,79 @@ _EMPTY_GROUP = re.compile(r"\(\?P<\w+>\)")  # the tag groups _build appends
 
 @dataclass(frozen=True, slots=True)
 class TaggedTrie:
-    """One trie regex in two forms. Every successful match copies all of a regex's
-    groups, and the trigger trie has one tag group per pattern (thousands, about 10 us a
-    match), so messages are scanned with `scan`, the same trie without tag groups (same
-    matches, same spans), and a match is tagged by re-running only the branch for its
-    first character, which is the only branch that can match there."""
+    """One trie regex of trie_regexes, split for speed; `finditer` gives exactly the
+    tagged matches the regex itself would.
+
+    Every successful match copies all of a regex's groups, and the trigger trie has one
+    tag group per pattern (thousands: about 10 us a match), so the text is scanned with
+    `scan`, the trie without tag groups, and each match is tagged by re-running only the
+    branch for its first character, the only branch that can match there.
+
+    A word-start trie (`\\b` then branches that all begin with a word character) is
+    scanned as `\\W` plus the branches instead: `re` cannot skip ahead to a `\\b` and
+    tests it at every character, but skips to a non-word character in a tight loop. That
+    scan needs the character before the word, so the position a search starts from is
+    tried on its own (`lead` = 1: a scan match starts one character before the word).
+    """
 
     scan: re.Pattern[str]
+    lead: int
     branches: dict[str, re.Pattern[str]]  # first character ("" = any) -> tagged branch
 
     def tagged(self, text: str, start: int) -> re.Match[str] | None:
-        """The tagged match that `scan` found at `start` (same span)."""
+        """The trie's tagged match starting exactly at `start`, if any."""
         rx = self.branches.get(text[start : start + 1]) or self.branches.get("")
         return rx.match(text, start) if rx is not None else None
+
+    def finditer(self, text: str, pos: int = 0) -> Iterator[re.Match[str]]:
+        """Tagged matches, as the full tagged regex's finditer(text, pos) yields them."""
+        whole = self.branches.get("")
+        if whole is not None:  # no literal first characters: one small tagged regex
+            yield from whole.finditer(text, pos)
+            return
+        scan, lead = self.scan, self.lead
+        if not lead:
+            for m in scan.finditer(text, pos):
+                tm = self.tagged(text, m.start())
+                assert tm is not None and tm.end() == m.end()  # the same trie, tagged
+                yield tm
+            return
+        while True:  # every branch starts with a literal: no empty matches
+            found = self.tagged(text, pos)
+            if found is None:
+                w = scan.search(text, pos)
+                if w is None:
+                    return
+                found = self.tagged(text, w.start() + 1)
+                assert found is not None and found.end() == w.end()  # the same trie, tagged
+            yield found
+            pos = found.end()
+
+    def search(self, text: str) -> int | None:
+        """Start of the first match in `text`, or None (no tagging: cheap)."""
+        if self.lead and self.tagged(text, 0) is not None:
+            return 0
+        m = self.scan.search(text)
+        return None if m is None else m.start() + self.lead
 
 
 def tagged_tries(
     items: Iterable[tuple[str, str]], *, bounded: bool = True, word_start: bool = False
 ) -> list[TaggedTrie]:
-    """trie_regexes(items) compiled as TaggedTrie pairs, in the same order."""
-    return [
-        TaggedTrie(
-            re.compile(_EMPTY_GROUP.sub("", src)),  # an empty group never changes a match
-            {k: re.compile(v) for k, v in branches.items()},
+    """trie_regexes(items, bounded=..., word_start=...) as TaggedTries, in order."""
+    out: list[TaggedTrie] = []
+    for src, branches in _trie_parts(_flatten(items), bounded, word_start):
+        scan = _EMPTY_GROUP.sub("", src)  # an empty group never changes a match
+        lead = 0
+        if word_start and scan.startswith(r"\b(?:") and all(_WORD.match(k) for k in branches):
+            scan, lead = r"\W" + scan[2:], 1
+        out.append(
+            TaggedTrie(re.compile(scan), lead, {k: re.compile(v) for k, v in branches.items()})
         )
-        for src, branches in _trie_parts(_flatten(items), bounded, word_start)
-    ]
+    return out
+
+
+_WORD = re.compile(r"\w")
 
 
 def trie_regex(items: Iterable[tuple[str, str | None]], *, bounded: bool = True) -> str:
@@ -528,3 +577,53 @@ def compile_list(patterns: Sequence[str], *, bounded: bool = True) -> re.Pattern
         return re.compile(r"(?!x)x")
     srcs = trie_regexes(((p, None) for p in patterns), bounded=bounded, word_start=bounded)
     return re.compile(srcs[0] if len(srcs) == 1 else "(?:" + "|".join(srcs) + ")")
+
+
+class CueList:
+    """A cue list compiled as by compile_list, with `re.Pattern`'s search, match and
+    finditer (same matches), searched faster when every pattern starts with a word
+    character: `re` cannot skip ahead to the list's leading `\\b` and tests it at every
+    character, so the list is searched as `\\W` plus its branches (see TaggedTrie),
+    and each match found is taken again with the list's own regex at its word."""
+
+    __slots__ = ("_scan", "pattern", "regex")
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self.regex = compile_list(patterns)
+        self.pattern = self.regex.pattern
+        self._scan: re.Pattern[str] | None = None
+        flat = _flatten((p, None) for p in patterns)
+        parts = _trie_parts(flat, True, True) if patterns else []
+        if (
+            len(parts) == 1
+            and parts[0][0] == self.pattern
+            and self.pattern.startswith(r"\b(?:")
+            and all(_WORD.match(k) for k in parts[0][1])
+        ):
+            self._scan = re.compile(r"\W" + self.pattern[2:])
+
+    def search(self, text: str, pos: int = 0, endpos: int = _MAXLEN) -> re.Match[str] | None:
+        """Like `re.Pattern.search`."""
+        rx, scan = self.regex, self._scan
+        if scan is None:
+            return rx.search(text, pos, endpos)
+        m = rx.match(text, pos, endpos)  # the scan needs the character before a word
+        if m is not None:
+            return m
+        w = scan.search(text, pos, endpos)
+        return None if w is None else rx.match(text, w.start() + 1, endpos)
+
+    def match(self, text: str) -> re.Match[str] | None:
+        """Like `re.Pattern.match`."""
+        return self.regex.match(text)
+
+    def finditer(
+        self, text: str, pos: int = 0, endpos: int = _MAXLEN
+    ) -> Iterator[re.Match[str]]:
+        """Like `re.Pattern.finditer` (patterns start with a literal: never empty)."""
+        if self._scan is None:
+            yield from self.regex.finditer(text, pos, endpos)
+            return
+        while (m := self.search(text, pos, endpos)) is not None:
+            yield m
+            pos = m.end()

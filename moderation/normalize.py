@@ -26,6 +26,7 @@ _INVISIBLE = [
 
 # Apostrophes vanish so "I'm", "I\u2019m" and "Im" are the same token.
 _APOSTROPHES = "'\u2019\u2018\u02bc\u0060\u00b4\u2032"
+_ASCII_ODD = "'`"  # the only ASCII characters that do not fold to exactly one character
 
 # Look-alike letters from other scripts (after casefold). Only scripts we do not support
 # as languages are folded, so this never damages Devanagari.
@@ -79,14 +80,11 @@ _RE2_SEP = "[ .*_\\-~+\u2022\u00b7/|]"
 _RE2_LETTER = "[A-Za-z\\x{80}-\\x{10ffff}]"  # ASCII letters, any non-ASCII character
 _PASSES = Prefilter(
     [
-        ["[a-z][013457@$!|]"],  # _LEET_RE: a leet symbol right after a letter
-        [  # _SEP_GATE_RE: two single letters between separators, then one or the end
-            f"{_RE2_SEP}{{1,2}}{_RE2_LETTER}{_RE2_SEP}{{1,2}}{_RE2_LETTER}"
-            f"(?:{_RE2_SEP}|\\n?\\z)"
-        ],
-        ["[a-z][*_~\u2022\u00b7.\\-+]+[a-z]"],  # _INNER_SYM_RE: symbols inside a word
-    ],
-    re2_syntax=True,
+        "[a-z][013457@$!|]",  # _LEET_RE: a leet symbol right after a letter
+        # _SEP_GATE_RE: two single letters between separators, then one or the end
+        f"{_RE2_SEP}{{1,2}}{_RE2_LETTER}{_RE2_SEP}{{1,2}}{_RE2_LETTER}(?:{_RE2_SEP}|\\n?\\z)",
+        "[a-z][*_~\u2022\u00b7.\\-+]+[a-z]",  # _INNER_SYM_RE: symbols inside a word
+    ]
 )
 _LEET_PASS, _SEP_PASS, _INNER_PASS = 0, 1, 2
 
@@ -149,6 +147,8 @@ def _sep_sub(m: re.Match[str]) -> str:
 
 def light(text: str) -> str:
     """Casefold/NFKD/homoglyph/invisible/emoji fold only; digits and punctuation intact."""
+    if text.isascii():  # what TABLE does to ASCII, in C without a lookup per character
+        return text.lower().replace("'", "").replace("`", "")
     return text.translate(TABLE)
 
 
@@ -158,8 +158,7 @@ def deep_from_light(s: str) -> str:
 
 
 def unstretch(s: str) -> str:
-    """Collapse stretched letters ("diiiie" -> "die"): the last step to the deep view,
-    kept apart so the detector can skip it for messages a prefilter already cleared."""
+    """Collapse stretched letters ("diiiie" -> "die"), the last step to the deep view."""
     return _REPEAT_FAST_RE.sub("", s)
 
 
@@ -210,8 +209,12 @@ def normalize_mapped(text: str) -> tuple[str, list[int], str, list[int]]:
     lt = text.translate(TABLE)
     # Most characters fold to exactly one character; only the few that vanish or expand
     # (apostrophes, invisibles, emoji words, ligatures) break the identity map, so the map
-    # is built in runs between them instead of character by character.
-    odd = [ch for ch in set(text) if len(TABLE[ord(ch)]) != 1]
+    # is built in runs between them instead of character by character. In ASCII only the
+    # two apostrophes vanish (and nothing expands).
+    if text.isascii():
+        odd = [ch for ch in _ASCII_ODD if ch in text]
+    else:
+        odd = [ch for ch in set(text) if len(TABLE[ord(ch)]) != 1]
     if not odd:
         lmap = list(range(len(text)))
     else:
@@ -229,13 +232,37 @@ def normalize_mapped(text: str) -> tuple[str, list[int], str, list[int]]:
             lmap.extend([i] * len(TABLE[ord(text[i])]))
             pos = i + 1
         lmap.extend(range(pos, len(text)))
-    s = _LEET_RE.sub(_leet_sub, lt)  # one-for-one, offsets unchanged
+    can = _PASSES.possible(lt)  # as in deep_from_light: skip passes that cannot apply
+    s = _LEET_RE.sub(_leet_sub, lt) if _LEET_PASS in can else lt  # one-for-one
+    if s != lt:
+        can = _PASSES.possible(s)
     dmap = lmap
-    if _SEP_GATE_RE.search(s):
-        s, dmap = _delete(_SEP_RUN_RE, s, dmap, _sep_keep)
-    s, dmap = _delete(_INNER_SYM_RE, s, dmap, lambda t: [])
-    s, dmap = _delete(_REPEAT_RE, s, dmap, lambda t: [0])
+    if _SEP_PASS in can and _SEP_GATE_RE.search(s):
+        s2, dmap = _delete(_SEP_RUN_RE, s, dmap, _sep_keep)
+        if s2 != s:
+            s, can = s2, _PASSES.possible(s2)
+    if _INNER_PASS in can:
+        s, dmap = _delete(_INNER_SYM_RE, s, dmap, lambda t: [])
+    s, dmap = _drop_repeats(s, dmap)
     return lt, lmap, s, dmap
+
+
+def _drop_repeats(s: str, idx: list[int]) -> tuple[str, list[int]]:
+    """_delete(_REPEAT_RE, s, idx, keep the first letter of each run), without the
+    per-match generality (there is a run in most messages)."""
+    out: list[str] = []
+    out_idx: list[int] = []
+    pos = 0
+    for m in _REPEAT_RE.finditer(s):
+        a = m.start() + 1
+        out.append(s[pos:a])
+        out_idx.extend(idx[pos:a])
+        pos = m.end()
+    if not pos:
+        return s, idx
+    out.append(s[pos:])
+    out_idx.extend(idx[pos:])
+    return "".join(out), out_idx
 
 
 def span_to_original(idx: list[int], start: int, end: int) -> tuple[int, int]:
