@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from moderation import normalize as norm
 from moderation import prefilter
 from moderation.detector import default_detector
 from moderation.normalize import normalize, normalize_mapped
-from moderation.prefilter import Prefilter
+from moderation.prefilter import Prefilter, loosen
 
 HERE = Path(__file__).parent
 EVASION = "ab kil su de i.*-_~+|/•·0134579@$!' \n\u200béà\u0915\u094dKL"
@@ -37,6 +38,51 @@ def test_normalisation_gates_never_skip_a_pass_that_applies(text: str) -> None:
 def test_light_ascii_shortcut_is_the_table() -> None:
     for c in range(128):
         assert norm.light(chr(c)) == chr(c).translate(norm.TABLE)
+
+
+GATE_TEXT = "ab st street calle 0123456789 @:=.-()[]# at dot com wa.me snap ig on \u00e9\u0915\n"
+
+
+GATE_WORDS = ["12", "5551234", "(555) 123-4567", "ab", "st", "street", "calle", "rua", "n\u00ba",
+              "@lily_22", "snap:", "ig", "on", "insta", "at", "dot", "com", "(at)", "wa.me/x",
+              "\u00e9", "\u0915", ".", ",", ":", "=", "#1234"]
+CONTACT_TEXTS = st.one_of(
+    st.text(alphabet=GATE_TEXT, max_size=40),
+    st.lists(st.sampled_from(GATE_WORDS), max_size=10).map(" ".join),
+    st.lists(st.sampled_from(GATE_WORDS), max_size=10).map("".join),
+)
+
+
+@settings(max_examples=800, deadline=None)
+@given(CONTACT_TEXTS)
+def test_contact_gates_are_never_ruled_out_when_they_match(text: str) -> None:
+    det = default_detector()
+    can = det._gates_pf.possible(text)
+    n = len(det._gated)
+    for k, (gate, rxs) in enumerate(det._gated):
+        if gate.search(text):
+            assert k in can, (gate.pattern, text)
+        if any(rx.search(text) for rx in rxs):
+            assert n + k in can, (k, text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab st_\u00e9\u0915\u093e .-", max_size=20))
+def test_word_boundary_is_kept_only_where_re2_is_looser(text: str) -> None:
+    sources = [r"(?:st|ab)\b", r"\bst", r"a\b", r"(?:a|)\b", r"[ab_]\b", "\u00e9\\b"]
+    pf = Prefilter.of_regexes(sources)
+    can = pf.possible(text)
+    for i, src in enumerate(sources):
+        if re.search(src, text):
+            assert i in can, (src, text)
+
+
+def test_loosening() -> None:
+    assert loosen(r"(?:street|st)\b") == r"st(?:reet|)\b"  # `re` factors the prefix
+    assert loosen(r"(?:a|)\b") == "(?:a|)"  # may end before the group: not kept
+    assert loosen(r"\bst") == "st"  # a boundary before a word is not kept
+    assert loosen(r"(?<!x)ab(?=c)") == "ab"
+    assert loosen("(?i)abc") is None
 
 
 def test_rules_out_what_cannot_occur() -> None:
