@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise, repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from moderation.verdict import CATEGORIES, Severity
 
@@ -47,7 +47,7 @@ _PUNCT = (
     "\u00a1\u00ab\u00bb\u00bf\u2013\u2014\u2026\u201c\u201d\u201e\u0964"
 )
 _STEM_LEN = 5  # words of five letters or more also count by their first five ("~suici")
-_MEMO_CAP = 200_000  # words remembered per head before the memo starts over
+_MEMO_CAP = 30_000  # tokens remembered per head before its memo starts over
 
 
 def features(dp: str) -> list[str]:
@@ -99,8 +99,8 @@ def word_spans(dp: str, wanted: set[str]) -> list[tuple[int, int]]:
 
 
 class _WordWeights(dict[str, float]):
-    """Raw token -> weight of its word plus its stem, filled on first sight, so the
-    per-message sum is one C-level map over str.split() (the hot path)."""
+    """Token -> weight of its word plus its stem for one head, filled on first sight, so
+    the per-message sum is one C-level map over the tokens (the hot path)."""
 
     def __init__(self, words: dict[str, float], stems: dict[str, float]) -> None:
         super().__init__()
@@ -125,9 +125,17 @@ def _sigmoid(z: float) -> float:
     return e / (1.0 + e)
 
 
+class Probabilities(Protocol):
+    """What combine() reads: one probability per head, by name."""
+
+    def head(self, name: str) -> float:
+        """Probability of one head (see HEADS)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Assessment:
-    """Probabilities for one message; `head()` reads any of them by name."""
+    """Every head's probability for one message (training, tuning, explanations)."""
 
     probs: tuple[float, ...]
 
@@ -139,6 +147,25 @@ class Assessment:
     def risk(self) -> float:
         """Probability that the message carries any risk."""
         return self.probs[0]
+
+
+class Reading:
+    """Heads computed on first use for one message: a lexicon finding needs three of
+    the eight, a message the lexicon passed needs all only when the model flags it."""
+
+    __slots__ = ("_cache", "_model", "_toks")
+
+    def __init__(self, model: RiskModel, toks: Sequence[str]) -> None:
+        self._model = model
+        self._toks = toks
+        self._cache: dict[str, float] = {}
+
+    def head(self, name: str) -> float:
+        """Probability of one head (see HEADS)."""
+        p = self._cache.get(name)
+        if p is None:
+            p = self._cache[name] = _sigmoid(self._model.logit(self._toks, HEADS.index(name)))
+        return p
 
 
 class RiskModel:
@@ -159,21 +186,28 @@ class RiskModel:
             str(k): float(v) for k, v in dict(data.get("thresholds", {})).items()
         }
         self.trained_from: dict[str, str] = dict(data.get("trained_from", {}))
+        scale = data.get("scale", "none")
+        if scale not in ("none", "sqrt_tokens"):
+            raise ValueError(f"risk model: unknown scale {scale!r}")
+        self.length_scaled = scale == "sqrt_tokens"
         self.weights: dict[str, tuple[float, ...]] = {}
         for feat, ws in dict(data["weights"]).items():
             if len(ws) != len(HEADS):
                 raise ValueError(f"risk model: feature {feat!r} has {len(ws)} weights")
             self.weights[str(feat)] = tuple(float(w) for w in ws)
-        # The risk head runs on every message: its word and stem weights are folded per
-        # raw token and its pairs are keyed by token tuples, so the sum needs no strings.
-        risk = {f: w[0] for f, w in self.weights.items() if w[0]}
-        self._pairs: dict[tuple[str, ...], float] = {
-            tuple(f.split(" ")): w for f, w in risk.items() if " " in f
-        }
-        self._words = _WordWeights(
-            {f: w for f, w in risk.items() if " " not in f and f[0] != "~"},
-            {f[1:]: w for f, w in risk.items() if f[0] == "~" and " " not in f},
-        )
+        # Per head, word and stem weights are folded per token and pairs are keyed by
+        # token tuples, so a head's sum needs no strings built (risk runs on every
+        # message).
+        self._heads: list[tuple[_WordWeights, dict[tuple[str, ...], float]]] = []
+        for i in range(len(HEADS)):
+            col = {f: w[i] for f, w in self.weights.items() if w[i]}
+            self._heads.append((
+                _WordWeights(
+                    {f: w for f, w in col.items() if " " not in f and f[0] != "~"},
+                    {f[1:]: w for f, w in col.items() if f[0] == "~" and " " not in f},
+                ),
+                {tuple(f.split(" ")): w for f, w in col.items() if " " in f},
+            ))
 
     @classmethod
     def load(cls, path: Path = DEFAULT_MODEL) -> RiskModel:
@@ -185,24 +219,38 @@ class RiskModel:
         """Decision threshold chosen at training time for one head."""
         return self.thresholds.get(name, default)
 
-    def risk(self, dp: str) -> float:
-        """Probability of any risk for a deep-normalised message; the path every
-        message takes, so it avoids building the feature list."""
-        raw = dp.split()
-        z = self.bias[0] + sum(map(self._words.__getitem__, raw))
-        z += sum(map(self._pairs.get, pairwise(raw), repeat(0.0)))
-        return _sigmoid(z)
+    def logit(self, toks: Sequence[str], head: int) -> float:
+        """One head's log-odds for a message's tokens (str.split() of its deep view),
+        equal to the sum over features()."""
+        words, pairs = self._heads[head]
+        z = sum(map(words.__getitem__, toks)) + sum(map(pairs.get, pairwise(toks), repeat(0.0)))
+        return self.bias[head] + z * self.scale(len(toks))
 
-    def assess(self, feats: Sequence[str]) -> Assessment:
-        """Every head's probability (only for messages worth the extra work)."""
-        z = list(self.bias)
+    def scale(self, n_tokens: int) -> float:
+        """Feature values are 1/sqrt(tokens) when the model was trained so: a long
+        message's many faint words do not add up to a flag."""
+        return 1.0 / math.sqrt(n_tokens) if self.length_scaled and n_tokens > 1 else 1.0
+
+    def risk(self, toks: Sequence[str]) -> float:
+        """Probability of any risk; the one head every message pays for."""
+        return _sigmoid(self.logit(toks, 0))
+
+    def reading(self, toks: Sequence[str]) -> Reading:
+        """Every head, each computed when first asked for."""
+        return Reading(self, toks)
+
+    def assess(self, dp: str) -> Assessment:
+        """Every head's probability from the feature list of a deep-normalised message
+        (training, tuning and explanations; the server uses tokens() and reading())."""
+        z = [0.0] * len(HEADS)
         get = self.weights.get
-        for f in feats:
+        for f in features(dp):
             ws = get(f)
             if ws is not None:
                 for i, w in enumerate(ws):
                     z[i] += w
-        return Assessment(tuple(_sigmoid(v) for v in z))
+        k = self.scale(len(dp.split()))
+        return Assessment(tuple(_sigmoid(b + v * k) for b, v in zip(self.bias, z, strict=True)))
 
     def contributions(self, feats: Sequence[str], head: str) -> list[tuple[str, float]]:
         """Features that pushed `head` up, strongest first: the evidence for a flag."""
@@ -216,7 +264,7 @@ class RiskModel:
 
 
 def combine(
-    categories: tuple[str, ...], severity: Severity, a: Assessment, model: RiskModel
+    categories: tuple[str, ...], severity: Severity, a: Probabilities, model: RiskModel
 ) -> tuple[tuple[str, ...], Severity, tuple[str, ...]]:
     """Merge the lexicon's finding with the model's probabilities.
 
@@ -227,7 +275,7 @@ def combine(
     message rated medium is the one error that must never happen.
     """
     found_risk = severity >= Severity.MEDIUM or any(c in RISK_HEADS for c in categories)
-    if a.risk < model.threshold("risk"):
+    if a.head("risk") < model.threshold("risk"):
         return categories, severity, ()
     imm = a.head("imminent")
     if found_risk:

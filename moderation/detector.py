@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from moderation.classifier import DEFAULT_MODEL, RiskModel, combine, features, word_spans
 from moderation.lexicon import (
     CueList,
     Lexicon,
@@ -49,6 +50,11 @@ _NEG_WINDOW = 4  # tokens before a trigger searched for a negation
 _POST_NEG_WINDOW = 5  # tokens after a trigger searched for a Hindi-style negation
 _SUBJ_WINDOW = 6  # tokens before a trigger searched for its grammatical subject
 _MAXLEN = 1 << 30
+# What the lexicon saw in a message (Detector.lexicon_verdict): the model may add a
+# finding after NOTHING (with a higher bar) or SEEN, never after SET_ASIDE.
+NOTHING, SEEN, SET_ASIDE = 0, 1, 2
+_NOTHING, _SEEN, _SET_ASIDE = NOTHING, SEEN, SET_ASIDE
+_MODEL_EVIDENCE = 3  # words shown to moderators for a category the risk model added
 _IDIOM_REACH = 100  # idioms are searched this far around a hit (all are much shorter)
 
 
@@ -194,9 +200,13 @@ class _AnyCtx:
 class Detector:
     """Classifies one chat message at a time; construct once, share freely (read-only)."""
 
-    def __init__(self, lexicon_dir: Path | None = None) -> None:
-        """Load and compile every lexicon; all file I/O happens here, never in classify."""
+    def __init__(
+        self, lexicon_dir: Path | None = None, model_path: Path | None = DEFAULT_MODEL
+    ) -> None:
+        """Load and compile every lexicon and the risk model (none when `model_path` is
+        None: the lexicon alone); all file I/O happens here, never in classify."""
         self.lexicon_dir = lexicon_dir or DEFAULT_LEXICON_DIR
+        self.model: RiskModel | None = RiskModel.load(model_path) if model_path else None
         self.lexicons: list[Lexicon] = load_all(self.lexicon_dir)
         if not self.lexicons:
             raise ValueError(f"no lexicons in {self.lexicon_dir}")
@@ -336,10 +346,64 @@ class Detector:
     # ------------------------------------------------------------------ classify
 
     def classify(self, text: str, *, room: str = "general", lang: str | None = None) -> Verdict:
-        """Return the verdict for one message. Pure: same input, same output."""
+        """Return the verdict for one message. Pure: same input, same output.
+
+        The lexicon reads first. The risk model then gets a say unless the lexicon saw
+        a trigger and set it aside by context (negation, idiom, someone else's story,
+        news, support): a bag of words cannot see "not" bind to "suicidal", the rules
+        can. Most messages cost the model one sum (RiskModel.risk)."""
         if not text:
             return NO_RISK
         lt, dp = normalize(text)
+        verdict, sight = self._lexicon(text, lt, dp, room, lang)
+        model = self.model
+        if model is None or sight == _SET_ASIDE:
+            return verdict
+        toks = dp.split()
+        if not found_risk(verdict):
+            # Where the lexicon saw no risk concept at all, the model alone must be
+            # surer: its faint words ("tonight", "tired") add up in everyday chat.
+            bar = model.threshold("risk" if sight == _SEEN else "risk_unseen")
+            if model.risk(toks) < bar:
+                return verdict
+        return self._second_reading(text, dp, toks, verdict, model)
+
+    def lexicon_verdict(
+        self, text: str, *, room: str = "general", lang: str | None = None
+    ) -> tuple[Verdict, int]:
+        """The lexicon's verdict alone, and what it saw: NOTHING, SEEN (a trigger or risk
+        concept it kept or capped) or SET_ASIDE (every trigger dismissed by context)."""
+        if not text:
+            return NO_RISK, _NOTHING
+        lt, dp = normalize(text)
+        return self._lexicon(text, lt, dp, room, lang)
+
+    def _second_reading(
+        self, text: str, dp: str, toks: list[str], verdict: Verdict, model: RiskModel
+    ) -> Verdict:
+        """Combine the lexicon's verdict with the model's heads; a category the model
+        adds gets as evidence the words that weighed most for it."""
+        reading = model.reading(toks)
+        cats, sev, added = combine(verdict.categories, verdict.severity, reading, model)
+        if not added:
+            if sev == verdict.severity:
+                return verdict
+            return Verdict(verdict.categories, sev, verdict.evidence)
+        feats = features(dp)
+        wanted = {f for c in added for f, _ in model.contributions(feats, c)[:_MODEL_EVIDENCE]}
+        _, _, dp2, dmap = normalize_mapped(text)
+        assert dp2 == dp  # the two normalisation paths must agree
+        evidence = list(verdict.evidence)
+        for a, b in word_spans(dp, wanted):
+            oa, ob = span_to_original(dmap, a, b)
+            evidence.extend(Evidence(oa, ob, c) for c in added)
+        evidence.sort(key=lambda e: (e.start, e.end))
+        return Verdict(cats, sev, tuple(evidence))
+
+    def _lexicon(
+        self, text: str, lt: str, dp: str, room: str, lang: str | None
+    ) -> tuple[Verdict, int]:
+        """The lexicon's verdict and what it saw (see lexicon_verdict)."""
         if lang is None:
             deep_rx, light_rx = self._deep_all, self._light_all
         else:
@@ -349,16 +413,14 @@ class Detector:
             if start is not None:
                 # The regexes before this one found nothing; this one resumes at its
                 # first match (the slow path does not scan the message again).
-                return self._classify_slow(
-                    text, lt, dp, room, deep_rx, light_rx, lang, (i, start)
-                )
+                return self._classify_slow(text, lt, dp, room, deep_rx, light_rx, lang, (i, start))
         if _LIGHT_GATE.search(lt) is not None:
             for rx in self._light_candidates(lt, light_rx):
                 if rx.search(lt) is not None:
                     return self._classify_slow(
                         text, lt, dp, room, deep_rx, light_rx, lang, (len(deep_rx), 0)
                     )
-        return NO_RISK
+        return NO_RISK, _NOTHING
 
     def _light_candidates(
         self, lt: str, light_rx: list[re.Pattern[str]]
@@ -382,9 +444,11 @@ class Detector:
         light_rx: list[re.Pattern[str]],
         lang_hint: str | None,
         resume: tuple[int, int] = (0, 0),
-    ) -> Verdict:
+    ) -> tuple[Verdict, int]:
         """Context rules on the normalised views; offsets are mapped back only at the end
-        (most messages reaching here are dropped by context and never need the map)."""
+        (most messages reaching here are dropped by context and never need the map).
+        Also says what the lexicon saw (see lexicon_verdict): a trigger capped at low,
+        as past or joking, or a risk concept without a rule still count as seen."""
         hits: list[_Hit] = []
         first, pos = resume
         for tt in deep_rx[first:]:
@@ -398,7 +462,9 @@ class Detector:
                     trig = self._tags[tag_of(m.lastgroup)]
                     hits.append(_Hit(trig, m.start(), m.end(), True, trig.severity))
         if not hits:
-            return NO_RISK
+            return NO_RISK, _NOTHING
+        judged = any(h.trig.kind not in ("anchor", "contact") for h in hits)
+        concept = any(h.trig.kind == "anchor" for h in hits)
         ctxs: dict[str, tuple[_Ctx, _Idioms]] = {}
         kept: list[_Hit] = []
         low_signal = False
@@ -433,7 +499,11 @@ class Detector:
         self._escalate(kept, ctxs)
 
         if not kept:
-            return Verdict((), Severity.LOW, ()) if low_signal else NO_RISK
+            if judged and not low_signal:
+                sight = _SET_ASIDE
+            else:
+                sight = _SEEN if low_signal or concept else _NOTHING
+            return (Verdict((), Severity.LOW, ()) if low_signal else NO_RISK), sight
         cats = {c for h in kept for c in (*h.trig.categories, *h.extra)}
         severity = max(h.severity for h in kept)
         if low_signal:
@@ -448,7 +518,10 @@ class Detector:
                 if (a, b, c) not in seen:
                     seen.add((a, b, c))
                     evidence.append(Evidence(a, b, c))
-        return Verdict(tuple(c for c in CATEGORIES if c in cats), severity, tuple(evidence))
+        out = Verdict(tuple(c for c in CATEGORIES if c in cats), severity, tuple(evidence))
+        if found_risk(out) or low_signal or concept:
+            return out, _SEEN
+        return out, _SET_ASIDE if judged else _NOTHING
 
     # ------------------------------------------------------------------ context
 
@@ -703,7 +776,11 @@ class Detector:
             digits = sum(c.isdigit() for c in frag)
             if not 7 <= digits <= 15 or ctx.hotline:
                 return None
-        return Severity.MEDIUM if room in _CONTACT_ROOMS_MEDIUM else Severity.LOW
+        if room in _CONTACT_ROOMS_MEDIUM or ctx.off_platform:
+            # An invitation off the platform ("dm me", "text me instead", "where the mods
+            # can't read") takes a conversation away from the moderators: medium anywhere.
+            return Severity.MEDIUM
+        return Severity.LOW  # a handle or address shared openly, in a room of adults
 
     def _escalate(
         self, kept: list[_Hit], ctxs: dict[str, tuple[_Ctx, _Idioms]]
@@ -744,6 +821,11 @@ class Detector:
         for h in kept:
             if h.trig.kind == "threat" and h.severity >= Severity.HIGH and (ctx.method or ctx.time):
                 h.severity = Severity.IMMINENT
+
+
+def found_risk(v: Verdict) -> bool:
+    """Risk by the headline definition (contact sharing alone is not)."""
+    return v.severity >= Severity.MEDIUM or any(c != "contact_sharing" for c in v.categories)
 
 
 @functools.cache

@@ -41,6 +41,8 @@ TRAINING_FILES: tuple[str, ...] = (
     "train_b.jsonl",
     "train_c.jsonl",
     "train_d.jsonl",
+    "benign_a.jsonl",
+    "benign_b.jsonl",
 )
 # Regularisation and pruning, chosen with --cv (see the README's moderation section).
 C = 0.5
@@ -50,10 +52,15 @@ ROUND = 4
 # Hard negatives are the errors that cost most (a flagged "this exam is killing me"
 # teaches people the room is not for them): they weigh more in the risk head.
 HARD_NEGATIVE_WEIGHT = 2.0
-# Decision thresholds (see classifier.combine). `risk` was chosen on fresh_eval6 (a dev
-# set, see tests/moderation/test_fresh.py); the raise_* pair only ever raises severity.
+# Feature values: raw counts ("none") or counts / sqrt(tokens) ("sqrt_tokens").
+SCALE = "none"
+# Decision thresholds (see classifier.combine and Detector.classify), chosen on
+# fresh_eval6 (a dev set) and benign_eval (ordinary chat), see the README: `risk` where
+# the lexicon saw a risk concept, `risk_unseen` where it saw none; the raise_* pair only
+# ever raises the severity of what the lexicon found.
 DEFAULT_THRESHOLDS = {
-    "risk": 0.5,
+    "risk": 0.4,
+    "risk_unseen": 0.7,
     "category": 0.5,
     "high": 0.5,
     "imminent": 0.5,
@@ -80,7 +87,9 @@ def targets(row: dict[str, Any]) -> list[int | None]:
     (severity heads only learn from risky rows)."""
     labels = set(row.get("labels", ()))
     sev = Severity.from_label(str(row.get("severity", "none")))
-    risky = is_any_risk(labels, sev)
+    # Contact sharing is the lexicon's structural job (numbers, handles, addresses): a
+    # youth-room handle is "medium" but not crisis language, so it is no risk here.
+    risky = bool(labels & set(RISK_HEADS)) or (not labels and is_any_risk(labels, sev))
     out: list[int | None] = [int(risky)]
     out += [int(c in labels) for c in RISK_HEADS]
     out.append(int(sev >= Severity.HIGH) if risky else None)
@@ -96,6 +105,10 @@ def fit(rows: Sequence[dict[str, Any]], c: float | None = None) -> dict[str, Any
     docs = [normalize(str(r["text"]))[1] for r in rows]
     vec = CountVectorizer(analyzer=features, min_df=MIN_DF)
     x = vec.fit_transform(docs)
+    if SCALE == "sqrt_tokens":
+        from scipy.sparse import diags  # type: ignore[import-untyped]
+
+        x = diags([1.0 / max(1, len(d.split())) ** 0.5 for d in docs]) @ x
     vocab: list[str] = [""] * len(vec.vocabulary_)
     for feat, idx in vec.vocabulary_.items():
         vocab[idx] = feat
@@ -123,6 +136,7 @@ def fit(rows: Sequence[dict[str, Any]], c: float | None = None) -> dict[str, Any
     return {
         "format": FORMAT,
         "heads": list(HEADS),
+        "scale": SCALE,
         "bias": bias,
         "thresholds": dict(DEFAULT_THRESHOLDS),
         "weights": dict(sorted(weights.items())),
@@ -136,20 +150,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_MODEL, help="model file to write")
     ap.add_argument("--cv", type=int, default=0, metavar="K",
                     help="K-fold cross-validation figures instead of writing a model")
+    ap.add_argument("--dev", type=Path, metavar="FILE",
+                    help="fit on the training files, print the sweep on FILE, write nothing")
     ap.add_argument("--explain", metavar="TEXT", help="print the shipped model's reasons")
     args = ap.parse_args(argv)
     if args.explain is not None:
         model = RiskModel.load(args.out)
-        feats = features(normalize(args.explain)[1])
-        a = model.assess(feats)
+        dp = normalize(args.explain)[1]
+        feats = features(dp)
+        a = model.assess(dp)
         for name, p in zip(HEADS, a.probs, strict=True):
             top = ", ".join(f"{f!r} {w:+.2f}" for f, w in model.contributions(feats, name)[:5])
             print(f"{name:<22}{p:6.3f}  {top}")
         return 0
-    if args.cv:
-        from moderation.train_cv import cross_validate
+    if args.cv or args.dev:
+        from moderation.train_cv import cross_validate, score_file
 
-        print(cross_validate(load_training(TRAINING_FILES), args.cv))
+        rows = load_training(TRAINING_FILES)
+        if args.dev:
+            print(score_file(rows, load_rows(args.dev)))
+        else:
+            print(cross_validate(rows, args.cv))
         return 0
     missing = [n for n in TRAINING_FILES if not (DATA_DIR / n).exists()]
     if missing:

@@ -11,8 +11,8 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from moderation.classifier import Assessment, RiskModel, combine, features
-from moderation.detector import default_detector
+from moderation.classifier import Assessment, RiskModel, combine
+from moderation.detector import SEEN, SET_ASIDE, Detector, found_risk
 from moderation.evaluate import is_any_risk
 from moderation.normalize import normalize
 from moderation.verdict import Severity, Verdict
@@ -28,16 +28,26 @@ def _folds(n: int, k: int, seed: int = 7) -> list[list[int]]:
 
 def _score(
     rows: Sequence[dict[str, Any]],
-    lex: Sequence[Verdict],
+    lex: Sequence[tuple[Verdict, int]],
     probs: Sequence[Assessment],
     model: RiskModel,
     use_lexicon: bool,
 ) -> tuple[float, float, float, int, int]:
-    """(recall, precision, hard-negative FP rate, imminent below high, imminent total)."""
+    """(recall, precision, hard-negative FP rate, imminent below high, imminent total),
+    deciding as Detector.classify does (a trigger the lexicon set aside stands)."""
     tp = fp = fn = hn = hn_fp = imm = imm_low = 0
-    for row, v, a in zip(rows, lex, probs, strict=True):
-        cats, sev = (v.categories, v.severity) if use_lexicon else ((), Severity.NONE)
-        cats, sev, _ = combine(cats, sev, a, model)
+    for row, (v, seen), a in zip(rows, lex, probs, strict=True):
+        if use_lexicon and seen == SET_ASIDE:
+            cats, sev = v.categories, v.severity
+        elif use_lexicon:
+            found = found_risk(v)
+            bar = model.threshold("risk" if seen == SEEN else "risk_unseen")
+            if not found and a.head("risk") < bar:
+                cats, sev = v.categories, v.severity
+            else:
+                cats, sev, _ = combine(v.categories, v.severity, a, model)
+        else:
+            cats, sev, _ = combine((), Severity.NONE, a, model)
         got = is_any_risk(cats, sev)
         exp_sev = Severity.from_label(str(row["severity"]))
         exp = is_any_risk(row["labels"], exp_sev)
@@ -55,34 +65,55 @@ def _score(
     return rec, prec, hn_fp / hn if hn else 0.0, imm_low, imm
 
 
+def _table(
+    rows: Sequence[dict[str, Any]],
+    lex: Sequence[tuple[Verdict, int]],
+    probs: Sequence[Assessment],
+    base: dict[str, Any],
+) -> list[str]:
+    unseen = float(base["thresholds"]["risk_unseen"])
+    lines = [f"risk_unseen {unseen} (or the risk threshold when higher)",
+             f"{'risk thr':>9}{'':>3}{'recall':>8}{'prec':>7}{'HN-FP':>7}{'imm<high':>10}"]
+    for thr in _SWEEP:
+        model = RiskModel({**base, "thresholds": {**base["thresholds"], "risk": thr,
+                                                  "risk_unseen": max(thr, unseen)}})
+        for use_lex, name in ((False, "model"), (True, "both")):
+            rec, prec, hnfp, low, imm = _score(rows, lex, probs, model, use_lex)
+            lines.append(f"{thr:>9.2f} {name:<5}{rec:>7.3f}{prec:>7.3f}{hnfp:>7.3f}"
+                         f"{low:>6}/{imm}")
+    never = RiskModel({**base, "thresholds": {"risk": 2.0}})
+    rec, prec, hnfp, low, imm = _score(rows, lex, probs, never, True)
+    lines.append(f"{'lexicon':>9} only {rec:>7.3f}{prec:>7.3f}{hnfp:>7.3f}{low:>6}/{imm}")
+    return lines
+
+
+def _lexicon(rows: Sequence[dict[str, Any]]) -> list[tuple[Verdict, int]]:
+    det = Detector(model_path=None)
+    return [det.lexicon_verdict(str(r["text"]), room=str(r["room"])) for r in rows]
+
+
 def cross_validate(rows: Sequence[dict[str, Any]], k: int) -> str:
     """K-fold figures for a sweep of risk thresholds, as a printable table."""
     from moderation.train import fit
 
-    det = default_detector()
-    lex = [det.classify(str(r["text"]), room=str(r["room"])) for r in rows]
-    feats = [features(normalize(str(r["text"]))[1]) for r in rows]
+    dps = [normalize(str(r["text"]))[1] for r in rows]
     probs: list[Assessment | None] = [None] * len(rows)
     base: dict[str, Any] = {}
     for fold in _folds(len(rows), k):
         held = set(fold)
-        doc = fit([r for i, r in enumerate(rows) if i not in held])
-        model = RiskModel(doc)
-        base = doc
+        base = fit([r for i, r in enumerate(rows) if i not in held])
+        model = RiskModel(base)
         for i in fold:
-            probs[i] = model.assess(feats[i])
+            probs[i] = model.assess(dps[i])
     done = [p for p in probs if p is not None]
-    lines = [f"{len(rows)} rows, {k}-fold",
-             f"{'risk thr':>9}{'':>3}{'recall':>8}{'prec':>7}{'HN-FP':>7}{'imm<high':>10}"]
-    for thr in _SWEEP:
-        doc = dict(base)
-        doc["thresholds"] = {**base["thresholds"], "risk": thr}
-        model = RiskModel(doc)
-        for use_lex, name in ((False, "model"), (True, "both")):
-            rec, prec, hnfp, low, imm = _score(rows, lex, done, model, use_lex)
-            lines.append(f"{thr:>9.2f} {name:<5}{rec:>7.3f}{prec:>7.3f}{hnfp:>7.3f}"
-                         f"{low:>6}/{imm}")
-    rec, prec, hnfp, low, imm = _score(rows, lex, done, RiskModel(
-        {**base, "thresholds": {"risk": 2.0}}), True)
-    lines.append(f"{'lexicon':>9} only {rec:>7.3f}{prec:>7.3f}{hnfp:>7.3f}{low:>6}/{imm}")
-    return "\n".join(lines)
+    return "\n".join([f"{len(rows)} rows, {k}-fold", *_table(rows, _lexicon(rows), done, base)])
+
+
+def score_file(train_rows: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]]) -> str:
+    """Fit on `train_rows`, then the threshold sweep on `rows` (a dev set)."""
+    from moderation.train import fit
+
+    base = fit(train_rows)
+    model = RiskModel(base)
+    probs = [model.assess(normalize(str(r["text"]))[1]) for r in rows]
+    return "\n".join([f"{len(rows)} rows", *_table(rows, _lexicon(rows), probs, base)])

@@ -45,7 +45,7 @@ def test_features_words_stems_and_raw_pairs() -> None:
     assert "done taking" not in feats
 
 
-def test_fast_risk_path_equals_the_full_sum() -> None:
+def test_fast_heads_equal_the_full_sum_over_features() -> None:
     model = RiskModel.load()
     texts = [
         "I can't do this anymore, I've been thinking about it every night",
@@ -53,21 +53,27 @@ def test_fast_risk_path_equals_the_full_sum() -> None:
         "tomé todas las pastillas, perdón a todos",
         "मैं अब और नहीं जी सकता, आज रात सब ख़त्म",
         "pills pills pills!!! tonight tonight",
+        "piiiiilllls... gooodbyeee",
         "",
         "   ...   ",
     ]
     for text in texts:
         dp = normalize(text)[1]
-        assert model.risk(dp) == pytest.approx(model.assess(features(dp)).risk, abs=1e-12)
+        toks = dp.split()
+        full = model.assess(dp)
+        reading = model.reading(toks)
+        for name in HEADS:
+            assert reading.head(name) == pytest.approx(full.head(name), abs=1e-12)
+        assert model.risk(toks) == pytest.approx(full.risk, abs=1e-12)
 
 
 def test_word_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(classifier, "_MEMO_CAP", 10)
     model = RiskModel(_doc({"pils": _w(3.0)}))
     for i in range(50):
-        model.risk(f"word{i} pils")
-    assert len(model._words) <= 10
-    assert model.risk("pils") == pytest.approx(1 / (1 + pow(2.718281828459045, -2.0)))
+        model.risk(f"word{i} pils".split())
+    assert len(model._heads[0][0]) <= 10
+    assert model.risk(["pils"]) == pytest.approx(1 / (1 + pow(2.718281828459045, -2.0)))
 
 
 @pytest.mark.parametrize(
@@ -142,5 +148,5 @@ def test_retraining_reproduces_the_shipped_model() -> None:
     shipped = RiskModel.load()
     fresh = RiskModel(fit(load_training(TRAINING_FILES)))
     for row in load_training(("fresh_eval5.jsonl", "train_c.jsonl")):
-        feats = features(normalize(row["text"])[1])
-        assert fresh.assess(feats).probs == pytest.approx(shipped.assess(feats).probs, abs=2e-3)
+        dp = normalize(row["text"])[1]
+        assert fresh.assess(dp).probs == pytest.approx(shipped.assess(dp).probs, abs=2e-3)

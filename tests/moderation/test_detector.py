@@ -142,12 +142,26 @@ def test_languages(det: Detector, text: str, lang: str) -> None:
 
 
 def test_contact_severity_depends_on_room(det: Detector) -> None:
-    text = "add me on snap its lily_22"
+    text = "my insta is @lila.draws if anyone likes drawings"
     youth = det.classify(text, room="youth")
     adult = det.classify(text, room="general")
     assert youth.categories == (CS,) and youth.severity == Severity.MEDIUM
     assert adult.categories == (CS,) and adult.severity == Severity.LOW
     assert youth.is_risk and adult.is_risk  # a category was found in both rooms
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "add me on snap its lily_22",
+        "text me instead 555-0148, the mods read everything here",
+        "me chama no zap que aqui todo mundo lê",
+        "viens en mp sur insta @lucas.prv, sans les modos",
+    ],
+)
+def test_invitations_off_the_platform_are_medium_in_every_room(det: Detector, text: str) -> None:
+    v = det.classify(text, room="general")
+    assert CS in v.categories and v.severity == Severity.MEDIUM, v
 
 
 @pytest.mark.parametrize(

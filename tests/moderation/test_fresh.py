@@ -27,6 +27,25 @@ that and scored once, untouched: recall 0.632, precision 0.923, hard-negative FP
 / 12/23). THIS is the honest generalisation estimate, far below the quality bar. Its
 failures were then used for concept design as well, so its floors are tuning floors and
 the next fresh set must again be written before looking at the detector.
+
+From here the detector is the lexicon plus a risk model (moderation/classifier.py) trained
+on the labelled sets, including 1,830 training rows and 1,200 ordinary chat messages
+written for it by authors who saw neither the detector nor the evaluation sets.
+
+fresh_eval6.jsonl (160 messages, 61 hard negatives) was written by an independent author
+and scored once with the lexicon alone: recall 0.602, precision 0.966, hard-negative FP
+0.033, 13/33 imminent below high. It then served as the model's dev set (thresholds,
+which lexicon decisions the model may overrule), so its floors are tuning floors.
+
+benign_eval.jsonl (360 ordinary chat messages, six languages, none of them risky) measures
+false alarms on everyday talk; it was used to choose the `risk_unseen` threshold.
+
+fresh_eval7.jsonl (160 messages, 58 hard negatives, 34 imminent) was written by another
+independent author and scored ONCE with the final lexicon + model, untouched: recall 0.906,
+precision 0.978, hard-negative FP 0.034 (2/58), 5/34 imminent below high (the lexicon
+alone: 0.510 / 0.961 / 0.034 / 19/34). That is the honest estimate now; it is still below
+the bar (recall 0.95, no imminent below high). Its misses have been read since, so the
+next estimate needs a new set again.
 """
 
 from __future__ import annotations
@@ -48,6 +67,8 @@ FRESH = [
     "fresh_eval3.jsonl",
     "fresh_eval4.jsonl",
     "fresh_eval5.jsonl",
+    "fresh_eval6.jsonl",
+    "fresh_eval7.jsonl",
 ]
 
 
@@ -108,3 +129,31 @@ def test_fresh_eval5_regression_guard() -> None:
     assert rep.any_risk.precision >= 0.97, rep.format()
     assert rep.hard_negative_fp_rate <= 0.03, rep.format()
     assert rep.imminent_below_high == 0, rep.format()
+
+
+def test_fresh_eval6_dev_floors() -> None:
+    """The model's dev set (see module docstring): tuning floors."""
+    rep = evaluate(load_rows(HERE / "fresh_eval6.jsonl"), default_detector())
+    assert rep.any_risk.recall >= 0.93, rep.format()
+    assert rep.any_risk.precision >= 0.95, rep.format()
+    assert rep.hard_negative_fp_rate <= 0.05, rep.format()
+    assert rep.imminent_below_high <= 1, rep.format()
+
+
+def test_fresh_eval7_scored_once() -> None:
+    """The honest estimate of the module docstring, kept as a floor so it cannot slip."""
+    rep = evaluate(load_rows(HERE / "fresh_eval7.jsonl"), default_detector())
+    assert rep.any_risk.recall >= 0.90, rep.format()
+    assert rep.any_risk.precision >= 0.95, rep.format()
+    assert rep.hard_negative_fp_rate <= 0.05, rep.format()
+    assert rep.imminent_below_high <= 5, rep.format()
+
+
+def test_ordinary_chat_rarely_raises_an_alarm() -> None:
+    """False alarms on everyday talk: each one sends a support card to someone who did
+    not ask and a flag to a volunteer (measured 8/360 when the thresholds were set)."""
+    rows = load_rows(HERE / "benign_eval.jsonl")
+    assert all(not r["labels"] and r["severity"] == "none" for r in rows)
+    rep = evaluate(rows, default_detector())
+    assert rep.any_risk.fp <= 0.03 * len(rows), rep.format()
+    assert {r["lang"] for r in rows} == LANGS
