@@ -15,7 +15,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from moderation.classifier import DEFAULT_MODEL, RiskModel, combine, features, word_spans
+from moderation.classifier import (
+    DEFAULT_MODEL,
+    Reading,
+    RiskModel,
+    combine,
+    features,
+    word_spans,
+)
 from moderation.lexicon import (
     CueList,
     Lexicon,
@@ -360,13 +367,17 @@ class Detector:
         if model is None or sight == _SET_ASIDE:
             return verdict
         toks = dp.split()
-        if not found_risk(verdict):
+        reading = model.reading(toks)
+        if found_risk(verdict):
+            if verdict.severity == Severity.IMMINENT:
+                return verdict  # nothing for the model to add or raise
+        else:
             # Where the lexicon saw no risk concept at all, the model alone must be
             # surer: its faint words ("tonight", "tired") add up in everyday chat.
             bar = model.threshold("risk" if sight == _SEEN else "risk_unseen")
-            if model.risk(toks) < bar:
+            if reading.head("risk") < bar:
                 return verdict
-        return self._second_reading(text, dp, toks, verdict, model)
+        return self._second_reading(text, dp, reading, verdict, model)
 
     def lexicon_verdict(
         self, text: str, *, room: str = "general", lang: str | None = None
@@ -379,11 +390,10 @@ class Detector:
         return self._lexicon(text, lt, dp, room, lang)
 
     def _second_reading(
-        self, text: str, dp: str, toks: list[str], verdict: Verdict, model: RiskModel
+        self, text: str, dp: str, reading: Reading, verdict: Verdict, model: RiskModel
     ) -> Verdict:
         """Combine the lexicon's verdict with the model's heads; a category the model
         adds gets as evidence the words that weighed most for it."""
-        reading = model.reading(toks)
         cats, sev, added = combine(verdict.categories, verdict.severity, reading, model)
         if not added:
             if sev == verdict.severity:
