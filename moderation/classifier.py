@@ -143,11 +143,6 @@ class Assessment:
         """Probability of one head (see HEADS)."""
         return self.probs[HEADS.index(name)]
 
-    @property
-    def risk(self) -> float:
-        """Probability that the message carries any risk."""
-        return self.probs[0]
-
 
 class Reading:
     """Heads computed on first use for one message: a lexicon finding needs three of
@@ -186,10 +181,6 @@ class RiskModel:
             str(k): float(v) for k, v in dict(data.get("thresholds", {})).items()
         }
         self.trained_from: dict[str, str] = dict(data.get("trained_from", {}))
-        scale = data.get("scale", "none")
-        if scale not in ("none", "sqrt_tokens"):
-            raise ValueError(f"risk model: unknown scale {scale!r}")
-        self.length_scaled = scale == "sqrt_tokens"
         self.weights: dict[str, tuple[float, ...]] = {}
         for feat, ws in dict(data["weights"]).items():
             if len(ws) != len(HEADS):
@@ -224,16 +215,7 @@ class RiskModel:
         equal to the sum over features()."""
         words, pairs = self._heads[head]
         z = sum(map(words.__getitem__, toks)) + sum(map(pairs.get, pairwise(toks), repeat(0.0)))
-        return self.bias[head] + z * self.scale(len(toks))
-
-    def scale(self, n_tokens: int) -> float:
-        """Feature values are 1/sqrt(tokens) when the model was trained so: a long
-        message's many faint words do not add up to a flag."""
-        return 1.0 / math.sqrt(n_tokens) if self.length_scaled and n_tokens > 1 else 1.0
-
-    def risk(self, toks: Sequence[str]) -> float:
-        """Probability of any risk; the one head every message pays for."""
-        return _sigmoid(self.logit(toks, 0))
+        return self.bias[head] + z
 
     def reading(self, toks: Sequence[str]) -> Reading:
         """Every head, each computed when first asked for."""
@@ -241,16 +223,15 @@ class RiskModel:
 
     def assess(self, dp: str) -> Assessment:
         """Every head's probability from the feature list of a deep-normalised message
-        (training, tuning and explanations; the server uses tokens() and reading())."""
-        z = [0.0] * len(HEADS)
+        (training, tuning and explanations; the server uses reading())."""
+        z = list(self.bias)
         get = self.weights.get
         for f in features(dp):
             ws = get(f)
             if ws is not None:
                 for i, w in enumerate(ws):
                     z[i] += w
-        k = self.scale(len(dp.split()))
-        return Assessment(tuple(_sigmoid(b + v * k) for b, v in zip(self.bias, z, strict=True)))
+        return Assessment(tuple(_sigmoid(v) for v in z))
 
     def contributions(self, feats: Sequence[str], head: str) -> list[tuple[str, float]]:
         """Features that pushed `head` up, strongest first: the evidence for a flag."""

@@ -358,7 +358,7 @@ class Detector:
         The lexicon reads first. The risk model then gets a say unless the lexicon saw
         a trigger and set it aside by context (negation, idiom, someone else's story,
         news, support): a bag of words cannot see "not" bind to "suicidal", the rules
-        can. Most messages cost the model one sum (RiskModel.risk)."""
+        can. Most messages cost the model one sum (the risk head)."""
         if not text:
             return NO_RISK
         lt, dp = normalize(text)

@@ -52,8 +52,6 @@ ROUND = 4
 # Hard negatives are the errors that cost most (a flagged "this exam is killing me"
 # teaches people the room is not for them): they weigh more in the risk head.
 HARD_NEGATIVE_WEIGHT = 2.0
-# Feature values: raw counts ("none") or counts / sqrt(tokens) ("sqrt_tokens").
-SCALE = "none"
 # Decision thresholds (see classifier.combine and Detector.classify), chosen on
 # fresh_eval6 (a dev set) and benign_eval (ordinary chat), see the README: `risk` where
 # the lexicon saw a risk concept, `risk_unseen` where it saw none; the raise_* pair only
@@ -105,10 +103,6 @@ def fit(rows: Sequence[dict[str, Any]], c: float | None = None) -> dict[str, Any
     docs = [normalize(str(r["text"]))[1] for r in rows]
     vec = CountVectorizer(analyzer=features, min_df=MIN_DF)
     x = vec.fit_transform(docs)
-    if SCALE == "sqrt_tokens":
-        from scipy.sparse import diags  # type: ignore[import-untyped]
-
-        x = diags([1.0 / max(1, len(d.split())) ** 0.5 for d in docs]) @ x
     vocab: list[str] = [""] * len(vec.vocabulary_)
     for feat, idx in vec.vocabulary_.items():
         vocab[idx] = feat
@@ -136,7 +130,6 @@ def fit(rows: Sequence[dict[str, Any]], c: float | None = None) -> dict[str, Any
     return {
         "format": FORMAT,
         "heads": list(HEADS),
-        "scale": SCALE,
         "bias": bias,
         "thresholds": dict(DEFAULT_THRESHOLDS),
         "weights": dict(sorted(weights.items())),

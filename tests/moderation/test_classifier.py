@@ -64,16 +64,17 @@ def test_fast_heads_equal_the_full_sum_over_features() -> None:
         reading = model.reading(toks)
         for name in HEADS:
             assert reading.head(name) == pytest.approx(full.head(name), abs=1e-12)
-        assert model.risk(toks) == pytest.approx(full.risk, abs=1e-12)
+        assert model.reading(toks).head("risk") == pytest.approx(full.head("risk"), abs=1e-12)
 
 
 def test_word_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(classifier, "_MEMO_CAP", 10)
     model = RiskModel(_doc({"pils": _w(3.0)}))
     for i in range(50):
-        model.risk(f"word{i} pils".split())
+        model.reading(f"word{i} pils".split()).head("risk")
     assert len(model._heads[0][0]) <= 10
-    assert model.risk(["pils"]) == pytest.approx(1 / (1 + pow(2.718281828459045, -2.0)))
+    expected = 1 / (1 + pow(2.718281828459045, -2.0))
+    assert model.reading(["pils"]).head("risk") == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
