@@ -23,7 +23,7 @@ from itertools import pairwise, repeat
 from pathlib import Path
 from typing import Any, Protocol
 
-from moderation.verdict import CATEGORIES, Severity
+from moderation.verdict import CATEGORIES, Severity, is_any_risk
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "data" / "risk_model.json"
 FORMAT = 1
@@ -255,11 +255,10 @@ def combine(
     lexicon finding when it is confident the message is high or imminent: an imminent
     message rated medium is the one error that must never happen.
     """
-    found_risk = severity >= Severity.MEDIUM or any(c in RISK_HEADS for c in categories)
     if a.head("risk") < model.threshold("risk"):
         return categories, severity, ()
     imm = a.head("imminent")
-    if found_risk:
+    if is_any_risk(categories, severity):
         if imm >= model.threshold("raise_imminent", 0.8):
             severity = max(severity, Severity.IMMINENT)
         elif a.head("high") >= model.threshold("raise_high", 0.8):

@@ -36,7 +36,7 @@ from moderation.lexicon import (
 )
 from moderation.normalize import normalize, normalize_mapped, span_to_original
 from moderation.prefilter import Prefilter
-from moderation.verdict import CATEGORIES, NO_RISK, Evidence, Severity, Verdict
+from moderation.verdict import CATEGORIES, NO_RISK, Evidence, Severity, Verdict, is_any_risk
 
 DEFAULT_LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
 
@@ -368,7 +368,7 @@ class Detector:
             return verdict
         toks = dp.split()
         reading = model.reading(toks)
-        if found_risk(verdict):
+        if is_any_risk(verdict.categories, verdict.severity):
             if verdict.severity == Severity.IMMINENT:
                 return verdict  # nothing for the model to add or raise
         else:
@@ -529,7 +529,7 @@ class Detector:
                     seen.add((a, b, c))
                     evidence.append(Evidence(a, b, c))
         out = Verdict(tuple(c for c in CATEGORIES if c in cats), severity, tuple(evidence))
-        if found_risk(out) or low_signal or concept:
+        if is_any_risk(out.categories, out.severity) or low_signal or concept:
             return out, _SEEN
         return out, _SET_ASIDE if judged else _NOTHING
 
@@ -831,11 +831,6 @@ class Detector:
         for h in kept:
             if h.trig.kind == "threat" and h.severity >= Severity.HIGH and (ctx.method or ctx.time):
                 h.severity = Severity.IMMINENT
-
-
-def found_risk(v: Verdict) -> bool:
-    """Risk by the headline definition (contact sharing alone is not)."""
-    return v.severity >= Severity.MEDIUM or any(c != "contact_sharing" for c in v.categories)
 
 
 @functools.cache

@@ -16,14 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from moderation.detector import Detector, default_detector
-from moderation.verdict import CATEGORIES, RISK_CATEGORIES, Severity, Verdict
+from moderation.verdict import CATEGORIES, Severity, Verdict, is_any_risk
 
 _DEFAULT_FILES = ("tests/moderation/labelled.jsonl", "tests/moderation/dev_holdout.jsonl")
-
-
-def is_any_risk(labels: Iterable[str], severity: Severity) -> bool:
-    """The headline definition: severity >= medium or any of the first five categories."""
-    return severity >= Severity.MEDIUM or any(c in RISK_CATEGORIES for c in labels)
 
 
 @dataclass(slots=True)

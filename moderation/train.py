@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from moderation.classifier import DEFAULT_MODEL, FORMAT, HEADS, RISK_HEADS, RiskModel, features
-from moderation.evaluate import is_any_risk, load_rows
+from moderation.evaluate import load_rows
 from moderation.normalize import normalize
-from moderation.verdict import Severity
+from moderation.verdict import Severity, is_any_risk
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "tests" / "moderation"

@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from moderation.classifier import Assessment, RiskModel, combine
-from moderation.detector import SEEN, SET_ASIDE, Detector, found_risk
-from moderation.evaluate import is_any_risk
+from moderation.detector import SEEN, SET_ASIDE, Detector
 from moderation.normalize import normalize
-from moderation.verdict import Severity, Verdict
+from moderation.verdict import Severity, Verdict, is_any_risk
 
 _SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -40,7 +39,7 @@ def _score(
         if use_lexicon and seen == SET_ASIDE:
             cats, sev = v.categories, v.severity
         elif use_lexicon:
-            found = found_risk(v)
+            found = is_any_risk(v.categories, v.severity)
             bar = model.threshold("risk" if seen == SEEN else "risk_unseen")
             if not found and a.head("risk") < bar:
                 cats, sev = v.categories, v.severity

@@ -7,6 +7,7 @@ construct verdicts in tests without loading the lexicons.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +86,12 @@ class Verdict:
             "severity": self.severity.label,
             "evidence": [e.to_dict() for e in self.evidence],
         }
+
+
+def is_any_risk(categories: Iterable[str], severity: Severity) -> bool:
+    """The headline definition of risk: severity >= medium or any of the first five
+    categories (contact sharing alone is not)."""
+    return severity >= Severity.MEDIUM or any(c in RISK_CATEGORIES for c in categories)
 
 
 NO_RISK = Verdict(categories=(), severity=Severity.NONE, evidence=())
