@@ -28,6 +28,10 @@ from moderation.verdict import CATEGORIES, Severity, is_any_risk
 DEFAULT_MODEL = Path(__file__).resolve().parent / "data" / "risk_model.json"
 FORMAT = 1
 
+# What the lexicon saw in a message (Detector.lexicon_verdict): the model may add a
+# finding after NOTHING (with a higher bar) or SEEN, never after SET_ASIDE.
+NOTHING, SEEN, SET_ASIDE = 0, 1, 2
+
 #: Heads in the order their weights are stored.
 HEADS: tuple[str, ...] = (
     "risk",
@@ -146,19 +150,23 @@ class Assessment:
 
 class Reading:
     """Heads computed on first use for one message: a lexicon finding needs three of
-    the eight, a message the lexicon passed needs all only when the model flags it."""
+    the eight, a message the lexicon passed needs all only when the model flags it, and
+    one whose trigger the lexicon set aside needs none (not even the split)."""
 
-    __slots__ = ("_cache", "_model", "_toks")
+    __slots__ = ("_cache", "_dp", "_model", "_toks")
 
-    def __init__(self, model: RiskModel, toks: Sequence[str]) -> None:
+    def __init__(self, model: RiskModel, dp: str) -> None:
         self._model = model
-        self._toks = toks
+        self._dp = dp
+        self._toks: list[str] | None = None
         self._cache: dict[str, float] = {}
 
     def head(self, name: str) -> float:
         """Probability of one head (see HEADS)."""
         p = self._cache.get(name)
         if p is None:
+            if self._toks is None:
+                self._toks = self._dp.split()
             p = self._cache[name] = _sigmoid(self._model.logit(self._toks, HEADS.index(name)))
         return p
 
@@ -217,9 +225,9 @@ class RiskModel:
         z = sum(map(words.__getitem__, toks)) + sum(map(pairs.get, pairwise(toks), repeat(0.0)))
         return self.bias[head] + z
 
-    def reading(self, toks: Sequence[str]) -> Reading:
-        """Every head, each computed when first asked for."""
-        return Reading(self, toks)
+    def reading(self, dp: str) -> Reading:
+        """Every head for a deep-normalised message, each computed when first asked for."""
+        return Reading(self, dp)
 
     def assess(self, dp: str) -> Assessment:
         """Every head's probability from the feature list of a deep-normalised message
@@ -242,6 +250,31 @@ class RiskModel:
             if ws is not None and ws[i] > 0:
                 seen[f] = seen.get(f, 0.0) + ws[i]
         return sorted(seen.items(), key=lambda kv: -kv[1])
+
+
+def decide(
+    categories: tuple[str, ...],
+    severity: Severity,
+    sight: int,
+    a: Probabilities,
+    model: RiskModel,
+) -> tuple[tuple[str, ...], Severity, tuple[str, ...]]:
+    """The second reader's whole say on one message, given the lexicon's finding and
+    what it saw (NOTHING, SEEN, SET_ASIDE); returns what combine() returns.
+
+    A trigger the lexicon set aside by context stands: a bag of words cannot see "not"
+    bind to "suicidal". An imminent finding leaves nothing to add or raise. Where the
+    lexicon saw no risk concept at all, the model must clear `risk_unseen` rather than
+    `risk`: its faint words ("tonight", "tired") add up in everyday chat.
+    """
+    if sight == SET_ASIDE:
+        return categories, severity, ()
+    if is_any_risk(categories, severity):
+        if severity == Severity.IMMINENT:
+            return categories, severity, ()
+    elif a.head("risk") < model.threshold("risk" if sight == SEEN else "risk_unseen"):
+        return categories, severity, ()
+    return combine(categories, severity, a, model)
 
 
 def combine(

@@ -17,9 +17,11 @@ from pathlib import Path
 
 from moderation.classifier import (
     DEFAULT_MODEL,
-    Reading,
+    NOTHING,
+    SEEN,
+    SET_ASIDE,
     RiskModel,
-    combine,
+    decide,
     features,
     word_spans,
 )
@@ -57,10 +59,6 @@ _NEG_WINDOW = 4  # tokens before a trigger searched for a negation
 _POST_NEG_WINDOW = 5  # tokens after a trigger searched for a Hindi-style negation
 _SUBJ_WINDOW = 6  # tokens before a trigger searched for its grammatical subject
 _MAXLEN = 1 << 30
-# What the lexicon saw in a message (Detector.lexicon_verdict): the model may add a
-# finding after NOTHING (with a higher bar) or SEEN, never after SET_ASIDE.
-NOTHING, SEEN, SET_ASIDE = 0, 1, 2
-_NOTHING, _SEEN, _SET_ASIDE = NOTHING, SEEN, SET_ASIDE
 _MODEL_EVIDENCE = 3  # words shown to moderators for a category the risk model added
 _IDIOM_REACH = 100  # idioms are searched this far around a hit (all are much shorter)
 
@@ -364,20 +362,16 @@ class Detector:
         lt, dp = normalize(text)
         verdict, sight = self._lexicon(text, lt, dp, room, lang)
         model = self.model
-        if model is None or sight == _SET_ASIDE:
+        if model is None:
             return verdict
-        toks = dp.split()
-        reading = model.reading(toks)
-        if is_any_risk(verdict.categories, verdict.severity):
-            if verdict.severity == Severity.IMMINENT:
-                return verdict  # nothing for the model to add or raise
-        else:
-            # Where the lexicon saw no risk concept at all, the model alone must be
-            # surer: its faint words ("tonight", "tired") add up in everyday chat.
-            bar = model.threshold("risk" if sight == _SEEN else "risk_unseen")
-            if reading.head("risk") < bar:
+        cats, sev, added = decide(
+            verdict.categories, verdict.severity, sight, model.reading(dp), model
+        )
+        if not added:
+            if sev == verdict.severity:
                 return verdict
-        return self._second_reading(text, dp, reading, verdict, model)
+            return Verdict(verdict.categories, sev, verdict.evidence)
+        return self._model_evidence(text, dp, verdict, cats, sev, added, model)
 
     def lexicon_verdict(
         self, text: str, *, room: str = "general", lang: str | None = None
@@ -385,20 +379,22 @@ class Detector:
         """The lexicon's verdict alone, and what it saw: NOTHING, SEEN (a trigger or risk
         concept it kept or capped) or SET_ASIDE (every trigger dismissed by context)."""
         if not text:
-            return NO_RISK, _NOTHING
+            return NO_RISK, NOTHING
         lt, dp = normalize(text)
         return self._lexicon(text, lt, dp, room, lang)
 
-    def _second_reading(
-        self, text: str, dp: str, reading: Reading, verdict: Verdict, model: RiskModel
+    @staticmethod
+    def _model_evidence(
+        text: str,
+        dp: str,
+        verdict: Verdict,
+        cats: tuple[str, ...],
+        sev: Severity,
+        added: tuple[str, ...],
+        model: RiskModel,
     ) -> Verdict:
-        """Combine the lexicon's verdict with the model's heads; a category the model
-        adds gets as evidence the words that weighed most for it."""
-        cats, sev, added = combine(verdict.categories, verdict.severity, reading, model)
-        if not added:
-            if sev == verdict.severity:
-                return verdict
-            return Verdict(verdict.categories, sev, verdict.evidence)
+        """The verdict with the categories the model added; their evidence is the words
+        that weighed most for each."""
         feats = features(dp)
         wanted = {f for c in added for f, _ in model.contributions(feats, c)[:_MODEL_EVIDENCE]}
         _, _, dp2, dmap = normalize_mapped(text)
@@ -430,7 +426,7 @@ class Detector:
                     return self._classify_slow(
                         text, lt, dp, room, deep_rx, light_rx, lang, (len(deep_rx), 0)
                     )
-        return NO_RISK, _NOTHING
+        return NO_RISK, NOTHING
 
     def _light_candidates(
         self, lt: str, light_rx: list[re.Pattern[str]]
@@ -472,7 +468,7 @@ class Detector:
                     trig = self._tags[tag_of(m.lastgroup)]
                     hits.append(_Hit(trig, m.start(), m.end(), True, trig.severity))
         if not hits:
-            return NO_RISK, _NOTHING
+            return NO_RISK, NOTHING
         judged = any(h.trig.kind not in ("anchor", "contact") for h in hits)
         concept = any(h.trig.kind == "anchor" for h in hits)
         ctxs: dict[str, tuple[_Ctx, _Idioms]] = {}
@@ -510,9 +506,9 @@ class Detector:
 
         if not kept:
             if judged and not low_signal:
-                sight = _SET_ASIDE
+                sight = SET_ASIDE
             else:
-                sight = _SEEN if low_signal or concept else _NOTHING
+                sight = SEEN if low_signal or concept else NOTHING
             return (Verdict((), Severity.LOW, ()) if low_signal else NO_RISK), sight
         cats = {c for h in kept for c in (*h.trig.categories, *h.extra)}
         severity = max(h.severity for h in kept)
@@ -530,8 +526,8 @@ class Detector:
                     evidence.append(Evidence(a, b, c))
         out = Verdict(tuple(c for c in CATEGORIES if c in cats), severity, tuple(evidence))
         if is_any_risk(out.categories, out.severity) or low_signal or concept:
-            return out, _SEEN
-        return out, _SET_ASIDE if judged else _NOTHING
+            return out, SEEN
+        return out, SET_ASIDE if judged else NOTHING
 
     # ------------------------------------------------------------------ context
 

@@ -11,8 +11,8 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from moderation.classifier import Assessment, RiskModel, combine
-from moderation.detector import SEEN, SET_ASIDE, Detector
+from moderation.classifier import Assessment, RiskModel, combine, decide
+from moderation.detector import Detector
 from moderation.normalize import normalize
 from moderation.verdict import Severity, Verdict, is_any_risk
 
@@ -35,16 +35,9 @@ def _score(
     """(recall, precision, hard-negative FP rate, imminent below high, imminent total),
     deciding as Detector.classify does (a trigger the lexicon set aside stands)."""
     tp = fp = fn = hn = hn_fp = imm = imm_low = 0
-    for row, (v, seen), a in zip(rows, lex, probs, strict=True):
-        if use_lexicon and seen == SET_ASIDE:
-            cats, sev = v.categories, v.severity
-        elif use_lexicon:
-            found = is_any_risk(v.categories, v.severity)
-            bar = model.threshold("risk" if seen == SEEN else "risk_unseen")
-            if not found and a.head("risk") < bar:
-                cats, sev = v.categories, v.severity
-            else:
-                cats, sev, _ = combine(v.categories, v.severity, a, model)
+    for row, (v, sight), a in zip(rows, lex, probs, strict=True):
+        if use_lexicon:
+            cats, sev, _ = decide(v.categories, v.severity, sight, a, model)
         else:
             cats, sev, _ = combine((), Severity.NONE, a, model)
         got = is_any_risk(cats, sev)
@@ -74,8 +67,8 @@ def _table(
     lines = [f"risk_unseen {unseen} (or the risk threshold when higher)",
              f"{'risk thr':>9}{'':>3}{'recall':>8}{'prec':>7}{'HN-FP':>7}{'imm<high':>10}"]
     for thr in _SWEEP:
-        model = RiskModel({**base, "thresholds": {**base["thresholds"], "risk": thr,
-                                                  "risk_unseen": max(thr, unseen)}})
+        # combine() asks for `risk` as well, so the bar after NOTHING is the higher one.
+        model = RiskModel({**base, "thresholds": {**base["thresholds"], "risk": thr}})
         for use_lex, name in ((False, "model"), (True, "both")):
             rec, prec, hnfp, low, imm = _score(rows, lex, probs, model, use_lex)
             lines.append(f"{thr:>9.2f} {name:<5}{rec:>7.3f}{prec:>7.3f}{hnfp:>7.3f}"

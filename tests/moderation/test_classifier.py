@@ -11,9 +11,13 @@ from moderation import classifier
 from moderation.classifier import (
     DEFAULT_MODEL,
     HEADS,
+    NOTHING,
+    SEEN,
+    SET_ASIDE,
     Assessment,
     RiskModel,
     combine,
+    decide,
     features,
     word_spans,
 )
@@ -59,22 +63,20 @@ def test_fast_heads_equal_the_full_sum_over_features() -> None:
     ]
     for text in texts:
         dp = normalize(text)[1]
-        toks = dp.split()
         full = model.assess(dp)
-        reading = model.reading(toks)
+        reading = model.reading(dp)
         for name in HEADS:
             assert reading.head(name) == pytest.approx(full.head(name), abs=1e-12)
-        assert model.reading(toks).head("risk") == pytest.approx(full.head("risk"), abs=1e-12)
 
 
 def test_word_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(classifier, "_MEMO_CAP", 10)
     model = RiskModel(_doc({"pils": _w(3.0)}))
     for i in range(50):
-        model.reading(f"word{i} pils".split()).head("risk")
+        model.reading(f"word{i} pils").head("risk")
     assert len(model._heads[0][0]) <= 10
     expected = 1 / (1 + pow(2.718281828459045, -2.0))
-    assert model.reading(["pils"]).head("risk") == pytest.approx(expected)
+    assert model.reading("pils").head("risk") == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
@@ -151,3 +153,19 @@ def test_retraining_reproduces_the_shipped_model() -> None:
     for row in load_training(("fresh_eval5.jsonl", "train_c.jsonl")):
         dp = normalize(row["text"])[1]
         assert fresh.assess(dp).probs == pytest.approx(shipped.assess(dp).probs, abs=2e-3)
+
+
+def test_decide_respects_what_the_lexicon_saw() -> None:
+    model = RiskModel(_doc({}, risk_unseen=0.7))
+    sure = _assess(risk=0.9, self_harm_risk=0.8, high=0.9, imminent=0.95)
+    middling = _assess(risk=0.6, self_harm_risk=0.8, high=0.9)
+    # A trigger set aside by context (a negation, someone else's story) stands.
+    assert decide((), Severity.NONE, SET_ASIDE, sure, model) == ((), Severity.NONE, ())
+    # After a risk concept the `risk` bar applies, after nothing the higher one.
+    assert decide((), Severity.NONE, SEEN, middling, model)[2] == ("self_harm_risk",)
+    assert decide((), Severity.NONE, NOTHING, middling, model) == ((), Severity.NONE, ())
+    assert decide((), Severity.NONE, NOTHING, sure, model)[1] == Severity.IMMINENT
+    # An imminent finding has nothing left to raise; a high one is raised.
+    cats = ("self_harm_risk",)
+    assert decide(cats, Severity.IMMINENT, SEEN, sure, model) == (cats, Severity.IMMINENT, ())
+    assert decide(cats, Severity.HIGH, SEEN, sure, model) == (cats, Severity.IMMINENT, ())
