@@ -50,6 +50,7 @@ next estimate needs a new set again.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -83,70 +84,51 @@ def test_fresh_rows_are_well_formed(name: str) -> None:
     assert {row["lang"] for row in rows} == LANGS
 
 
-def test_fresh_eval_floors() -> None:
-    """Tuned-on set: every floor of the real quality bar, with margin recorded."""
-    rows = load_rows(HERE / "fresh_eval.jsonl")
-    assert len(rows) >= 250
+@dataclass(frozen=True)
+class Floor:
+    """What one fresh set must keep scoring (see the module docstring for its story)."""
+
+    name: str
+    recall: float
+    precision: float
+    hard_negative_fp: float
+    imminent_below_high: int
+    min_rows: int = 0
+    max_misses: int | None = None
+
+
+FLOORS = [
+    # Tuned on: every floor of the real quality bar, with margin recorded.
+    Floor("fresh_eval.jsonl", 0.98, 0.97, 0.03, 0, min_rows=250),
+    # Used for concept design: tuning floors, not an estimate.
+    Floor("fresh_eval2.jsonl", 0.98, 0.97, 0.03, 0),
+    # Used for concept design after its one honest baseline.
+    Floor("fresh_eval3.jsonl", 0.97, 0.97, 0.03, 0, max_misses=20),
+    # Honest once, then tuned on: tuning floors.
+    Floor("fresh_eval4.jsonl", 0.97, 0.97, 0.03, 0),
+    Floor("fresh_eval5.jsonl", 0.97, 0.97, 0.03, 0),
+    # The model's dev set: tuning floors.
+    Floor("fresh_eval6.jsonl", 0.93, 0.95, 0.05, 1),
+    # The honest estimate, kept as a floor so it cannot slip.
+    Floor("fresh_eval7.jsonl", 0.90, 0.95, 0.05, 5),
+]
+
+
+@pytest.mark.parametrize("floor", FLOORS, ids=lambda f: f.name)
+def test_fresh_set_floors(floor: Floor) -> None:
+    rows = load_rows(HERE / floor.name)
+    assert len(rows) >= floor.min_rows
     rep = evaluate(rows, default_detector())
-    assert rep.any_risk.recall >= 0.98, rep.format()
-    assert rep.any_risk.precision >= 0.97, rep.format()
-    assert rep.hard_negative_fp_rate <= 0.03, rep.format()
-    assert rep.imminent_below_high == 0, rep.format()
+    if floor.max_misses is not None:
+        assert len(rep.misses) <= floor.max_misses, rep.format()
+    assert rep.any_risk.recall >= floor.recall, rep.format()
+    assert rep.any_risk.precision >= floor.precision, rep.format()
+    assert rep.hard_negative_fp_rate <= floor.hard_negative_fp, rep.format()
+    assert rep.imminent_below_high <= floor.imminent_below_high, rep.format()
 
 
-def test_fresh_eval2_regression_guard() -> None:
-    """Used for concept design (see module docstring): tuning floors, not an estimate."""
-    rep = evaluate(load_rows(HERE / "fresh_eval2.jsonl"), default_detector())
-    assert rep.any_risk.recall >= 0.98, rep.format()
-    assert rep.any_risk.precision >= 0.97, rep.format()
-    assert rep.hard_negative_fp_rate <= 0.03, rep.format()
-    assert rep.imminent_below_high == 0, rep.format()
-
-
-def test_fresh_eval3_floors() -> None:
-    """Used for concept design after its one honest baseline (see module docstring)."""
-    rep = evaluate(load_rows(HERE / "fresh_eval3.jsonl"), default_detector())
-    assert len(rep.misses) <= 20, rep.format()
-    assert rep.any_risk.recall >= 0.97, rep.format()
-    assert rep.any_risk.precision >= 0.97, rep.format()
-    assert rep.hard_negative_fp_rate <= 0.03, rep.format()
-    assert rep.imminent_below_high == 0, rep.format()
-
-
-def test_fresh_eval4_regression_guard() -> None:
-    """Honest once (see module docstring), then tuned on: tuning floors."""
-    rep = evaluate(load_rows(HERE / "fresh_eval4.jsonl"), default_detector())
-    assert rep.any_risk.recall >= 0.97, rep.format()
-    assert rep.any_risk.precision >= 0.97, rep.format()
-    assert rep.hard_negative_fp_rate <= 0.03, rep.format()
-    assert rep.imminent_below_high == 0, rep.format()
-
-
-def test_fresh_eval5_regression_guard() -> None:
-    """Honest once (see module docstring), then tuned on: tuning floors."""
-    rep = evaluate(load_rows(HERE / "fresh_eval5.jsonl"), default_detector())
-    assert rep.any_risk.recall >= 0.97, rep.format()
-    assert rep.any_risk.precision >= 0.97, rep.format()
-    assert rep.hard_negative_fp_rate <= 0.03, rep.format()
-    assert rep.imminent_below_high == 0, rep.format()
-
-
-def test_fresh_eval6_dev_floors() -> None:
-    """The model's dev set (see module docstring): tuning floors."""
-    rep = evaluate(load_rows(HERE / "fresh_eval6.jsonl"), default_detector())
-    assert rep.any_risk.recall >= 0.93, rep.format()
-    assert rep.any_risk.precision >= 0.95, rep.format()
-    assert rep.hard_negative_fp_rate <= 0.05, rep.format()
-    assert rep.imminent_below_high <= 1, rep.format()
-
-
-def test_fresh_eval7_scored_once() -> None:
-    """The honest estimate of the module docstring, kept as a floor so it cannot slip."""
-    rep = evaluate(load_rows(HERE / "fresh_eval7.jsonl"), default_detector())
-    assert rep.any_risk.recall >= 0.90, rep.format()
-    assert rep.any_risk.precision >= 0.95, rep.format()
-    assert rep.hard_negative_fp_rate <= 0.05, rep.format()
-    assert rep.imminent_below_high <= 5, rep.format()
+def test_every_fresh_set_has_a_floor() -> None:
+    assert [f.name for f in FLOORS] == FRESH
 
 
 def test_ordinary_chat_rarely_raises_an_alarm() -> None:
