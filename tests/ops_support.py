@@ -12,7 +12,21 @@ from typing import Any
 
 import httpx
 
+from tests.client import Client
 from tests.conftest import free_port, spawn_redis_server
+
+
+async def assert_everyone_hears(clients: list[Client], text: str) -> None:
+    """All clients join `general`; one message from the first reaches every one of them
+    (the same id), then they disconnect."""
+    for c in clients:
+        await c.ok("join", room="general")
+    reply = await clients[0].ok("send", room="general", text=text)
+    for c in clients:
+        got = await c.messages(1, room="general")
+        assert got[0]["id"] == reply["id"]
+    for c in clients:
+        await c.close()
 
 
 class OwnRedis:

@@ -15,7 +15,7 @@ import websockets
 
 from tests.client import Client
 from tests.conftest import ROOT, free_port, wait_ready
-from tests.ops_support import OwnRedis, log_lines, wait_status
+from tests.ops_support import OwnRedis, assert_everyone_hears, log_lines, wait_status
 
 pytestmark = pytest.mark.asyncio
 FAST = {"limits_send_rate": 100000, "limits_send_burst": 100000}
@@ -185,14 +185,7 @@ async def test_workers_share_the_embedded_redis(tmp_path) -> None:
         assert len(nodes) == 2, log_path.read_text()
         ws_url = f"ws://127.0.0.1:{port}/ws"
         clients = [await Client.connect(ws_url, guest=f"w{i}") for i in range(8)]
-        for c in clients:
-            await c.ok("join", room="general")
-        reply = await clients[0].ok("send", room="general", text="to every worker")
-        for c in clients:
-            got = await c.messages(1, room="general")
-            assert got[0]["id"] == reply["id"]
-        for c in clients:
-            await c.close()
+        await assert_everyone_hears(clients, "to every worker")
     finally:
         proc.terminate()
         code = await asyncio.get_running_loop().run_in_executor(None, proc.wait, 30)

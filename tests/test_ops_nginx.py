@@ -14,7 +14,7 @@ import pytest
 
 from tests.client import Client
 from tests.conftest import free_port
-from tests.ops_support import log_lines
+from tests.ops_support import assert_everyone_hears, log_lines
 
 pytestmark = pytest.mark.asyncio
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx")
@@ -103,14 +103,7 @@ async def test_chat_through_nginx(nginx_in_front) -> None:
     clients = [await Client.connect(url, guest=f"px{i}",
                                     additional_headers={"X-Forwarded-For": "203.0.113.9"})
                for i in range(4)]
-    for c in clients:
-        await c.ok("join", room="general")
-    reply = await clients[0].ok("send", room="general", text="through the proxy")
-    for c in clients:
-        got = await c.messages(1, room="general")
-        assert got[0]["id"] == reply["id"]
-    for c in clients:
-        await c.close()
+    await assert_everyone_hears(clients, "through the proxy")
     a.stop()
     b.stop()
     hellos = [line for node in (a, b) for line in log_lines(node.log())
