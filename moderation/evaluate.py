@@ -71,6 +71,44 @@ class Report:
         """Share of hard negatives the detector called risk."""
         return self.hard_negative_fp / self.hard_negatives if self.hard_negatives else 0.0
 
+    def add(self, row: Mapping[str, Any], got: Sequence[str], severity: Severity) -> None:
+        """Tally one labelled row against what was found for it."""
+        self.total += 1
+        exp_labels = set(row.get("labels", ()))
+        exp_sev = Severity.from_label(str(row.get("severity", "none")))
+        got_labels = set(got)
+        for cat, c in self.per_category.items():
+            if cat in got_labels and cat in exp_labels:
+                c.tp += 1
+            elif cat in got_labels:
+                c.fp += 1
+            elif cat in exp_labels:
+                c.fn += 1
+        exp_risk = is_any_risk(exp_labels, exp_sev)
+        got_risk = is_any_risk(got_labels, severity)
+        if exp_risk and got_risk:
+            self.any_risk.tp += 1
+        elif got_risk:
+            self.any_risk.fp += 1
+        elif exp_risk:
+            self.any_risk.fn += 1
+        if row.get("hard_negative"):
+            self.hard_negatives += 1
+            self.hard_negative_fp += int(got_risk)
+        if exp_sev == Severity.IMMINENT:
+            self.imminent_total += 1
+            self.imminent_below_high += int(severity < Severity.HIGH)
+        self.severity_exact += int(severity == exp_sev)
+        if exp_risk != got_risk or (exp_sev == Severity.IMMINENT and severity < Severity.HIGH):
+            self.misses.append(
+                Miss(
+                    str(row.get("id", self.total)),
+                    str(row["text"]),
+                    _describe(sorted(exp_labels), exp_sev),
+                    _describe(got, severity),
+                )
+            )
+
     def format(self) -> str:
         """Human-readable table."""
         lines = [f"messages: {self.total}"]
@@ -102,45 +140,10 @@ def evaluate(rows: Iterable[Mapping[str, Any]], detector: Detector) -> Report:
     """Classify every labelled row and tally the metrics."""
     rep = Report()
     for row in rows:
-        rep.total += 1
-        text = str(row["text"])
-        exp_labels = set(row.get("labels", ()))
-        exp_sev = Severity.from_label(str(row.get("severity", "none")))
         v: Verdict = detector.classify(
-            text, room=str(row.get("room", "general")), lang=row.get("lang")
+            str(row["text"]), room=str(row.get("room", "general")), lang=row.get("lang")
         )
-        got_labels = set(v.categories)
-        for cat, c in rep.per_category.items():
-            if cat in got_labels and cat in exp_labels:
-                c.tp += 1
-            elif cat in got_labels:
-                c.fp += 1
-            elif cat in exp_labels:
-                c.fn += 1
-        exp_risk = is_any_risk(exp_labels, exp_sev)
-        got_risk = is_any_risk(got_labels, v.severity)
-        if exp_risk and got_risk:
-            rep.any_risk.tp += 1
-        elif got_risk:
-            rep.any_risk.fp += 1
-        elif exp_risk:
-            rep.any_risk.fn += 1
-        if row.get("hard_negative"):
-            rep.hard_negatives += 1
-            rep.hard_negative_fp += int(got_risk)
-        if exp_sev == Severity.IMMINENT:
-            rep.imminent_total += 1
-            rep.imminent_below_high += int(v.severity < Severity.HIGH)
-        rep.severity_exact += int(v.severity == exp_sev)
-        if exp_risk != got_risk or (exp_sev == Severity.IMMINENT and v.severity < Severity.HIGH):
-            rep.misses.append(
-                Miss(
-                    str(row.get("id", rep.total)),
-                    text,
-                    _describe(sorted(exp_labels), exp_sev),
-                    _describe(v.categories, v.severity),
-                )
-            )
+        rep.add(row, v.categories, v.severity)
     return rep
 
 

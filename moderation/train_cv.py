@@ -13,8 +13,9 @@ from typing import Any
 
 from moderation.classifier import Assessment, RiskModel, combine, decide
 from moderation.detector import Detector
+from moderation.evaluate import Report
 from moderation.normalize import normalize
-from moderation.verdict import Severity, Verdict, is_any_risk
+from moderation.verdict import Severity, Verdict
 
 _SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -34,27 +35,15 @@ def _score(
 ) -> tuple[float, float, float, int, int]:
     """(recall, precision, hard-negative FP rate, imminent below high, imminent total),
     deciding as Detector.classify does (a trigger the lexicon set aside stands)."""
-    tp = fp = fn = hn = hn_fp = imm = imm_low = 0
+    rep = Report()
     for row, (v, sight), a in zip(rows, lex, probs, strict=True):
         if use_lexicon:
             cats, sev, _ = decide(v.categories, v.severity, sight, a, model)
         else:
             cats, sev, _ = combine((), Severity.NONE, a, model)
-        got = is_any_risk(cats, sev)
-        exp_sev = Severity.from_label(str(row["severity"]))
-        exp = is_any_risk(row["labels"], exp_sev)
-        tp += exp and got
-        fp += got and not exp
-        fn += exp and not got
-        if row.get("hard_negative"):
-            hn += 1
-            hn_fp += got
-        if exp_sev == Severity.IMMINENT:
-            imm += 1
-            imm_low += sev < Severity.HIGH
-    rec = tp / (tp + fn) if tp + fn else 1.0
-    prec = tp / (tp + fp) if tp + fp else 1.0
-    return rec, prec, hn_fp / hn if hn else 0.0, imm_low, imm
+        rep.add(row, cats, sev)
+    return (rep.any_risk.recall, rep.any_risk.precision, rep.hard_negative_fp_rate,
+            rep.imminent_below_high, rep.imminent_total)
 
 
 def _table(
