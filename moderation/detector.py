@@ -59,6 +59,7 @@ _NEG_WINDOW = 4  # tokens before a trigger searched for a negation
 _POST_NEG_WINDOW = 5  # tokens after a trigger searched for a Hindi-style negation
 _SUBJ_WINDOW = 6  # tokens before a trigger searched for its grammatical subject
 _MAXLEN = 1 << 30
+_CTX_RAW_KINDS = ("hyperbole", "hotline")  # cue kinds also searched on the light view
 _MODEL_EVIDENCE = 3  # words shown to moderators for a category the risk model added
 _IDIOM_REACH = 100  # idioms are searched this far around a hit (all are much shorter)
 
@@ -184,7 +185,7 @@ class _Ctx:
             pass
         rx = self._cues.get(kind)
         found = bool(rx and rx.search(self._dp))
-        if not found and rx is not None and kind in ("hyperbole", "hotline"):
+        if not found and rx is not None and kind in _CTX_RAW_KINDS:
             found = rx.search(self._lt) is not None  # "kkkk", raw digits
         self._cache[kind] = found
         return found
@@ -287,6 +288,21 @@ class Detector:
                 k: _CueRx(tuple(compiled[src][k] for src in scope if k in compiled.get(src, {})))
                 for k in sorted(kinds)
             }
+
+        # Every language's list of each cue kind a rule names, as one list: a rule whose
+        # terms none of these finds cannot fire in any scope (see _rules_may_fire).
+        rule_kinds = sorted({
+            t for rule, _ in self._rules for t in (*rule.near, *rule.also, *rule.any)
+            if t.islower()
+        })
+        self._cues_any: dict[str, CueList] = {
+            k: CueList([p for src in sorted(by_lang) for p in by_lang[src].get(k, ())])
+            for k in rule_kinds
+            if any(k in kinds for kinds in by_lang.values())
+        }
+        self._rules_by_anchor: dict[str, list[Rule]] = {}
+        for rule, _ in self._rules:
+            self._rules_by_anchor.setdefault(rule.anchor, []).append(rule)
 
         self._subjects = {lg: _Subject(cues) for lg, cues in self._cues.items()}
         # Cheap language guess for English/neutral triggers ("suicide", "kms") that show
@@ -471,6 +487,10 @@ class Detector:
             return NO_RISK, NOTHING
         judged = any(h.trig.kind not in ("anchor", "contact") for h in hits)
         concept = any(h.trig.kind == "anchor" for h in hits)
+        if concept and not judged and not self._rules_may_fire(hits, dp, lt):
+            # Risk concepts alone ("chat", "meds", "the edge") and no rule that could
+            # compose them: what the full pass below would conclude, without its cues.
+            return NO_RISK, SEEN
         ctxs: dict[str, tuple[_Ctx, _Idioms]] = {}
         kept: list[_Hit] = []
         low_signal = False
@@ -761,6 +781,49 @@ class Detector:
                 kept.append(_Hit(trig, h.start, h.end, False, sev))
                 break
         return low
+
+    def _rules_may_fire(self, hits: list[_Hit], dp: str, lt: str) -> bool:
+        """False only when every hit is an anchor and no rule for any of them could fire:
+        a `near` cue missing from its window, an `also` term or every `any` term absent,
+        judged with every language's cue lists (a superset of each scope's) and every
+        anchor found (a superset of those alive). _apply_rules would then fire nothing
+        and cap nothing at low. Most anchor hits in ordinary chat ("meds", "chat", "the
+        edge") end here."""
+        n = len(dp)
+        starts: dict[str, set[int]] = {}
+        for h in hits:
+            if h.trig.kind != "anchor":
+                return True
+            starts.setdefault(h.trig.id.rsplit(".", 1)[1], set()).add(h.start)
+        found: dict[str, bool] = {}
+
+        def has(term: str) -> bool:
+            if ">=" in term:
+                name, k = term.split(">=")
+                return len(starts.get(name, ())) >= int(k)
+            if term.isupper():
+                return term in starts
+            if term not in found:
+                rx = self._cues_any.get(term)
+                found[term] = rx is not None and (
+                    rx.search(dp) is not None
+                    or (term in _CTX_RAW_KINDS and rx.search(lt) is not None)
+                )
+            return found[term]
+
+        for h in hits:
+            for rule in self._rules_by_anchor.get(h.trig.id.rsplit(".", 1)[1], ()):
+                lo, hi = max(0, h.start - rule.window), min(n, h.end + rule.window)
+                if (
+                    all(
+                        (rx := self._cues_any.get(k)) is not None and rx.search(dp, lo, hi)
+                        for k in rule.near
+                    )
+                    and all(has(t) for t in rule.also)
+                    and (not rule.any or any(has(t) for t in rule.any))
+                ):
+                    return True
+        return False
 
     @staticmethod
     def _guard(

@@ -40,6 +40,23 @@ def test_light_ascii_shortcut_is_the_table() -> None:
         assert norm.light(chr(c)) == chr(c).translate(norm.TABLE)
 
 
+WIDE = "\u00c0\u0130\u03d2\u1e9e\u2019\U0001f48a\u0928\u00df "  # folds that are not lower()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=EVASION + WIDE, max_size=40))
+def test_light_is_the_table_on_mixed_text(text: str) -> None:
+    assert norm.light(text) == text.translate(norm.TABLE)
+
+
+def test_light_is_the_table_on_every_labelled_message() -> None:
+    texts = [json.loads(line)["text"] for f in sorted(HERE.glob("*.jsonl"))
+             for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert any(not t.isascii() for t in texts)
+    for t in texts:
+        assert norm.light(t) == t.translate(norm.TABLE), t
+
+
 GATE_TEXT = "ab st street calle 0123456789 @:=.-()[]# at dot com wa.me snap ig on \u00e9\u0915\n"
 
 
@@ -108,3 +125,26 @@ def test_verdicts_do_not_depend_on_re2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prefilter, "re2", None)
     monkeypatch.setattr(norm, "_PASSES", Prefilter(["a", "b", "c"]))
     assert [det.classify(t, room="youth") for t in texts] == fast
+
+
+def test_anchor_shortcut_changes_no_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The early exit for risk concepts that no rule can compose (_rules_may_fire)
+    concludes what the full rule pass does, on every labelled message and a mix."""
+    det = default_detector()
+    texts = [(json.loads(line)["text"], json.loads(line)["room"])
+             for f in sorted(HERE.glob("*.jsonl"))
+             for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts += [(t, "general") for t in make_corpus(1500, 5)]
+    lexicon = det.lexicon_verdict
+    original = type(det)._rules_may_fire
+    exits: list[bool] = []
+
+    def counted(self: object, hits: list[object], dp: str, lt: str) -> bool:
+        exits.append(not original(self, hits, dp, lt))  # type: ignore[arg-type]
+        return not exits[-1]
+
+    monkeypatch.setattr(type(det), "_rules_may_fire", counted)
+    fast = [lexicon(t, room=r) for t, r in texts]
+    assert sum(exits) > 100  # the shortcut is taken, not only compared
+    monkeypatch.setattr(type(det), "_rules_may_fire", lambda self, hits, dp, lt: True)
+    assert [lexicon(t, room=r) for t, r in texts] == fast
