@@ -41,8 +41,15 @@ TRAINING_FILES: tuple[str, ...] = (
     "train_b.jsonl",
     "train_c.jsonl",
     "train_d.jsonl",
+    "fresh_eval6.jsonl",
+    "fresh_eval7.jsonl",
+    "train_e.jsonl",
+    "train_f.jsonl",
+    "train_g.jsonl",
+    "train_h.jsonl",
     "benign_a.jsonl",
     "benign_b.jsonl",
+    "benign_c.jsonl",
 )
 # Regularisation and pruning, chosen with --cv (see the README's moderation section).
 C = 0.5
