@@ -47,9 +47,12 @@ TRAINING_FILES: tuple[str, ...] = (
     "train_f.jsonl",
     "train_g.jsonl",
     "train_h.jsonl",
+    "train_i.jsonl",
+    "train_j.jsonl",
     "benign_a.jsonl",
     "benign_b.jsonl",
     "benign_c.jsonl",
+    "benign_d.jsonl",
 )
 # Regularisation and pruning, chosen with --cv (see the README's moderation section).
 C = 0.5
@@ -60,9 +63,11 @@ ROUND = 4
 # teaches people the room is not for them): they weigh more in the risk head.
 HARD_NEGATIVE_WEIGHT = 2.0
 # Decision thresholds (see classifier.combine and Detector.classify), chosen on
-# fresh_eval6 (a dev set) and benign_eval (ordinary chat), see the README: `risk` where
-# the lexicon saw a risk concept, `risk_unseen` where it saw none; the raise_* pair only
-# ever raises the severity of what the lexicon found.
+# fresh_eval6 (then a dev set) and benign_eval (ordinary chat), see the README: `risk`
+# where the lexicon saw a risk concept, `risk_unseen` where it saw none; the raise_* pair
+# only ever raises the severity of what the lexicon found. Rechecked by 5-fold
+# cross-validation after the third round of training data: `risk_unseen` 0.6 would find
+# 5 % more of the newest risk rows but flag 5.7 % of ordinary messages instead of 4 %.
 DEFAULT_THRESHOLDS = {
     "risk": 0.4,
     "risk_unseen": 0.7,

@@ -45,7 +45,18 @@ independent author and scored ONCE with the final lexicon + model, untouched: re
 precision 0.978, hard-negative FP 0.034 (2/58), 5/34 imminent below high (the lexicon
 alone: 0.510 / 0.961 / 0.034 / 19/34). That is the honest estimate now; it is still below
 the bar (recall 0.95, no imminent below high). Its misses have been read since, so the
-next estimate needs a new set again.
+next estimate needs a new set again. It has since joined the model's training data, as has
+fresh_eval6: both keep tuning floors.
+
+fresh_eval8.jsonl (160 messages, 62 hard negatives, 35 imminent) was written by another
+independent author before the third round of training data (train_e-j, benign_c/d: 2,700
+risk and hard-negative rows, 1,200 ordinary messages, six more authors) and scored once
+with the detector as it stood (recall 0.876, precision 0.895, hard-negative FP 0.161
+(10/62), 5/35 imminent below high), then once more after that round, untouched: recall
+0.938, precision 0.910, hard-negative FP 0.145 (9/62), 2/35 imminent below high (the
+lexicon alone: 0.526 / 0.895 / 6/62 / 19/35). Nobody has read its misses: it stays the
+honest estimate, scored only in aggregate. It is below the bar on hard negatives (5 %) and
+imminent messages (none below high), near it on recall (0.95).
 """
 
 from __future__ import annotations
@@ -70,6 +81,7 @@ FRESH = [
     "fresh_eval5.jsonl",
     "fresh_eval6.jsonl",
     "fresh_eval7.jsonl",
+    "fresh_eval8.jsonl",
 ]
 
 
@@ -107,10 +119,12 @@ FLOORS = [
     # Honest once, then tuned on: tuning floors.
     Floor("fresh_eval4.jsonl", 0.97, 0.97, 0.03, 0),
     Floor("fresh_eval5.jsonl", 0.97, 0.97, 0.03, 0),
-    # The model's dev set: tuning floors.
-    Floor("fresh_eval6.jsonl", 0.93, 0.95, 0.05, 1),
-    # The honest estimate, kept as a floor so it cannot slip.
-    Floor("fresh_eval7.jsonl", 0.90, 0.95, 0.05, 5),
+    # The model's dev set, then training data: tuning floors.
+    Floor("fresh_eval6.jsonl", 0.95, 0.97, 0.03, 0),
+    # Honest once (0.906 / 0.978 / 0.034 / 5), then training data: tuning floors.
+    Floor("fresh_eval7.jsonl", 0.97, 0.97, 0.03, 0),
+    # The honest estimate, kept as a floor so it cannot slip (misses never read).
+    Floor("fresh_eval8.jsonl", 0.93, 0.90, 0.15, 2),
 ]
 
 
