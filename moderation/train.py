@@ -49,6 +49,9 @@ TRAINING_FILES: tuple[str, ...] = (
     "train_h.jsonl",
     "train_i.jsonl",
     "train_j.jsonl",
+    "train_k.jsonl",
+    "train_l.jsonl",
+    "train_m.jsonl",
     "benign_a.jsonl",
     "benign_b.jsonl",
     "benign_c.jsonl",
@@ -66,8 +69,8 @@ HARD_NEGATIVE_WEIGHT = 2.0
 # fresh_eval6 (then a dev set) and benign_eval (ordinary chat), see the README: `risk`
 # where the lexicon saw a risk concept, `risk_unseen` where it saw none; the raise_* pair
 # only ever raises the severity of what the lexicon found. Rechecked by 5-fold
-# cross-validation after the third round of training data: `risk_unseen` 0.6 would find
-# 5 % more of the newest risk rows but flag 5.7 % of ordinary messages instead of 4 %.
+# cross-validation after the fourth round of training data: `risk_unseen` 0.6 would find
+# 5.5 % more of the newest risk rows but flag 5.9 % of ordinary messages instead of 4.2 %.
 DEFAULT_THRESHOLDS = {
     "risk": 0.4,
     "risk_unseen": 0.7,
