@@ -230,3 +230,12 @@ def test_verdict_is_deterministic_and_immutable(det: Detector) -> None:
     assert isinstance(a, Verdict)
     with pytest.raises(AttributeError):
         a.severity = Severity.NONE  # type: ignore[misc]
+
+
+def test_every_trigger_pattern_starts_with_a_literal() -> None:
+    """A pattern whose first character is not a literal ("(me )?(meti|...)") cannot join
+    the trigger trie and costs a second scan of every message (it took 10 % of the
+    lexicon's speed once): start it with a word instead."""
+    det = default_detector()
+    misc = [t.branches[""].pattern[:120] for t in det._deep_all if "" in t.branches]
+    assert misc == []
