@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,9 +59,24 @@ _NEG_WINDOW = 4  # tokens before a trigger searched for a negation
 _POST_NEG_WINDOW = 5  # tokens after a trigger searched for a Hindi-style negation
 _SUBJ_WINDOW = 6  # tokens before a trigger searched for its grammatical subject
 _MAXLEN = 1 << 30
-_CTX_RAW_KINDS = ("hyperbole", "hotline")  # cue kinds also searched on the light view
 _MODEL_EVIDENCE = 3  # words shown to moderators for a category the risk model added
 _IDIOM_REACH = 100  # idioms are searched this far around a hit (all are much shorter)
+
+
+def _concept(trig: Trigger) -> str:
+    """The concept of an anchor trigger ("en.anchor.PLACE" -> "PLACE")."""
+    return trig.id.rsplit(".", 1)[1]
+
+
+def _rule_term(term: str, concepts: dict[str, set[int]], cue: Callable[[str], bool]) -> bool:
+    """One term of a rule's `also`/`any`: "X>=k" (k separate anchors of concept X), a
+    concept (upper case), or a cue kind, looked up with `cue`."""
+    if ">=" in term:
+        name, k = term.split(">=")
+        return len(concepts.get(name, ())) >= int(k)
+    if term.isupper():
+        return term in concepts
+    return cue(term)
 
 
 class _CueRx:
@@ -185,7 +200,7 @@ class _Ctx:
             pass
         rx = self._cues.get(kind)
         found = bool(rx and rx.search(self._dp))
-        if not found and rx is not None and kind in _CTX_RAW_KINDS:
+        if not found and rx is not None and kind in ("hyperbole", "hotline"):
             found = rx.search(self._lt) is not None  # "kkkk", raw digits
         self._cache[kind] = found
         return found
@@ -295,8 +310,8 @@ class Detector:
             t for rule, _ in self._rules for t in (*rule.near, *rule.also, *rule.any)
             if t.islower()
         })
-        self._cues_any: dict[str, CueList] = {
-            k: CueList([p for src in sorted(by_lang) for p in by_lang[src].get(k, ())])
+        self._cues_any: dict[str, _CueRx] = {
+            k: _CueRx((CueList([p for src in sorted(by_lang) for p in by_lang[src].get(k, ())]),))
             for k in rule_kinds
             if any(k in kinds for kinds in by_lang.values())
         }
@@ -725,23 +740,18 @@ class Detector:
         for lang, h in anchors:
             if self._anchor_alive(h, self._cues[lang], dp, ctxs[lang][1], breaks[lang]):
                 alive.append((lang, h))
-                concepts.setdefault(h.trig.id.rsplit(".", 1)[1], set()).add(h.start)
+                concepts.setdefault(_concept(h.trig), set()).add(h.start)
         if not alive:
             return False
         low = False
         n = len(dp)
 
         def has(term: str, ctx: _Ctx) -> bool:
-            if ">=" in term:
-                name, k = term.split(">=")
-                return len(concepts.get(name, ())) >= int(k)
-            if term.isupper():
-                return term in concepts
-            return bool(getattr(ctx, term))
+            return _rule_term(term, concepts, lambda kind: bool(getattr(ctx, kind)))
 
         for rule, trig in self._rules:
             for lang, h in alive:
-                if h.trig.id.rsplit(".", 1)[1] != rule.anchor:
+                if _concept(h.trig) != rule.anchor:
                     continue
                 cues = self._cues[lang]
                 ctx = ctxs[lang][0]
@@ -794,25 +804,14 @@ class Detector:
         for h in hits:
             if h.trig.kind != "anchor":
                 return True
-            starts.setdefault(h.trig.id.rsplit(".", 1)[1], set()).add(h.start)
-        found: dict[str, bool] = {}
+            starts.setdefault(_concept(h.trig), set()).add(h.start)
+        ctx = _Ctx(self._cues_any, dp, lt)  # message-level cues, as _apply_rules reads them
 
         def has(term: str) -> bool:
-            if ">=" in term:
-                name, k = term.split(">=")
-                return len(starts.get(name, ())) >= int(k)
-            if term.isupper():
-                return term in starts
-            if term not in found:
-                rx = self._cues_any.get(term)
-                found[term] = rx is not None and (
-                    rx.search(dp) is not None
-                    or (term in _CTX_RAW_KINDS and rx.search(lt) is not None)
-                )
-            return found[term]
+            return _rule_term(term, starts, lambda kind: bool(getattr(ctx, kind)))
 
         for h in hits:
-            for rule in self._rules_by_anchor.get(h.trig.id.rsplit(".", 1)[1], ()):
+            for rule in self._rules_by_anchor.get(_concept(h.trig), ()):
                 lo, hi = max(0, h.start - rule.window), min(n, h.end + rule.window)
                 if (
                     all(
