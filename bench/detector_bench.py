@@ -15,13 +15,14 @@ Usage: python bench/detector_bench.py [--messages N] [--seed S] [--corpus synthe
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from moderation.detector import Detector
+from moderation.evaluate import load_rows
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "moderation"
 
@@ -61,18 +62,23 @@ RISK = [
 ]
 
 
-def make_corpus(n: int, seed: int) -> list[str]:
-    """Messages padded to roughly 200 characters by joining sentences."""
+def _joined(n: int, seed: int, benign: Sequence[str], risky: Sequence[str]) -> list[str]:
+    """n messages of roughly 200 characters: one sentence (risky 8% of the time) padded
+    with benign ones, shuffled."""
     rng = random.Random(seed)
     out: list[str] = []
     for _ in range(n):
-        risky = rng.random() < 0.08
-        parts = [rng.choice(RISK if risky else BENIGN)]
+        parts = [rng.choice(risky if rng.random() < 0.08 else benign)]
         while sum(len(p) for p in parts) < 170:
-            parts.append(rng.choice(BENIGN))
+            parts.append(rng.choice(benign))
         rng.shuffle(parts)
         out.append(" ".join(parts)[:240])
     return out
+
+
+def make_corpus(n: int, seed: int) -> list[str]:
+    """Messages padded to roughly 200 characters by joining sentences."""
+    return _joined(n, seed, BENIGN, RISK)
 
 
 def make_varied_corpus(n: int, seed: int, data: Path = DATA) -> list[str]:
@@ -80,25 +86,14 @@ def make_varied_corpus(n: int, seed: int, data: Path = DATA) -> list[str]:
     benign: list[str] = []
     risky: list[str] = []
     for f in sorted(data.glob("*.jsonl")):
-        for line in f.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            row = json.loads(line)
+        for row in load_rows(f):
             if f.name.startswith("benign_"):
                 benign.append(row["text"])
             elif row["labels"]:
                 risky.append(row["text"])
     if not benign or not risky:
         raise SystemExit(f"no labelled messages under {data}")
-    rng = random.Random(seed)
-    out: list[str] = []
-    for _ in range(n):
-        parts = [rng.choice(risky if rng.random() < 0.08 else benign)]
-        while sum(len(p) + 1 for p in parts) < 170:
-            parts.append(rng.choice(benign))
-        rng.shuffle(parts)
-        out.append(" ".join(parts)[:240])
-    return out
+    return _joined(n, seed, benign, risky)
 
 
 def main() -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -14,10 +14,16 @@ from bench.detector_bench import make_corpus
 from moderation import normalize as norm
 from moderation import prefilter
 from moderation.detector import default_detector
+from moderation.evaluate import load_rows
 from moderation.normalize import normalize, normalize_mapped
 from moderation.prefilter import Prefilter, loosen
 
 HERE = Path(__file__).parent
+def _labelled_rows() -> list[dict[str, Any]]:
+    """Every row of every labelled set in this folder."""
+    return [r for f in sorted(HERE.glob("*.jsonl")) for r in load_rows(f)]
+
+
 EVASION = "ab kil su de i.*-_~+|/•·0134579@$!' \n\u200béà\u0915\u094dKL"
 
 
@@ -50,8 +56,7 @@ def test_light_is_the_table_on_mixed_text(text: str) -> None:
 
 
 def test_light_is_the_table_on_every_labelled_message() -> None:
-    texts = [json.loads(line)["text"] for f in sorted(HERE.glob("*.jsonl"))
-             for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = [str(r["text"]) for r in _labelled_rows()]
     assert any(not t.isascii() for t in texts)
     for t in texts:
         assert norm.light(t) == t.translate(norm.TABLE), t
@@ -119,7 +124,7 @@ def test_unsure_means_possible(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_verdicts_do_not_depend_on_re2(monkeypatch: pytest.MonkeyPatch) -> None:
     det = default_detector()
-    rows = [json.loads(line) for line in (HERE / "labelled.jsonl").read_text().splitlines()]
+    rows = load_rows(HERE / "labelled.jsonl")
     texts = [str(r["text"]) for r in rows] + make_corpus(1500, 11)
     fast = [det.classify(t, room="youth") for t in texts]
     monkeypatch.setattr(prefilter, "re2", None)
@@ -131,9 +136,7 @@ def test_anchor_shortcut_changes_no_verdict(monkeypatch: pytest.MonkeyPatch) -> 
     """The early exit for risk concepts that no rule can compose (_rules_may_fire)
     concludes what the full rule pass does, on every labelled message and a mix."""
     det = default_detector()
-    texts = [(json.loads(line)["text"], json.loads(line)["room"])
-             for f in sorted(HERE.glob("*.jsonl"))
-             for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = [(str(r["text"]), str(r["room"])) for r in _labelled_rows()]
     texts += [(t, "general") for t in make_corpus(1500, 5)]
     lexicon = det.lexicon_verdict
     original = type(det)._rules_may_fire
