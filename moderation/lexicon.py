@@ -72,6 +72,7 @@ CUE_KINDS = (
     "routine",  # as prescribed, like the doctor said: taking medication as directed
     "off_platform",  # "dm me", "where the mods cant read": contact that leaves the room
     "at_edge",  # on the ledge, legs over the railing, on the wrong side: past the barrier
+    "used",  # did a line, shot up, took 4 clonas, the gear: a substance taken (OD_SIGN rules)
 )
 
 # Word boundary that also understands Devanagari vowel signs (which `\b` does not).
@@ -105,7 +106,7 @@ class Trigger:
 #: Anchor concepts of the compositional layer: rare words that send a message to the
 #: rules (names are upper case in rules, cue kinds lower case).
 ANCHOR_CONCEPTS = frozenset(
-    {"DRUG", "MEANS", "PLACE", "FAREWELL", "DEATH", "DEATHWISH", "DESPAIR"}
+    {"DRUG", "MEANS", "PLACE", "FAREWELL", "DEATH", "DEATHWISH", "DESPAIR", "OD_SIGN"}
 )
 
 

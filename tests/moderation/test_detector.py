@@ -239,3 +239,43 @@ def test_every_trigger_pattern_starts_with_a_literal() -> None:
     det = default_detector()
     misc = [t.branches[""].pattern[:120] for t in det._deep_all if "" in t.branches]
     assert misc == []
+
+
+@pytest.fixture(scope="module")
+def lexicon_only() -> Detector:
+    return Detector(model_path=None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we each did a bag like 15 min ago and now his lips are going grey, he won't answer me",
+        "took 5 of my xanax with a bottle of wine and i can't feel my legs",
+        "nos metimos unas rayas y ahora el corazón me va a mil y me duele el pecho",
+        "minha amiga cheirou e agora tá tendo convulsão no chão",
+        "mon coloc a pris du G, il respire à peine et je sens qu'il répond plus",
+        "mein Kumpel hat was gespritzt, er atmet ganz komisch und lässt sich nicht wecken",
+        "dost ne smack li aur ab hont neele ho gaye, saans bahut dheere",
+    ],
+)
+def test_signs_of_an_overdose_after_using_are_imminent(lexicon_only: Detector, text: str) -> None:
+    # The lexicon alone (the model could hide a missing rule): signs + a substance taken.
+    v = lexicon_only.classify(text)
+    assert OD in v.categories and v.severity == Severity.IMMINENT, v
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my heart is racing before the exam, can't breathe, I hate presentations",
+        "can't feel my legs after leg day lol",
+        "no siento las piernas de tanto correr, mañana descanso",
+        "le cœur qui bat à fond avant mon premier rendez-vous",
+        "mein Herz rast, gleich ist die Prüfung",
+        "took my meds as prescribed this morning, heart racing from the coffee though",
+    ],
+)
+def test_body_signs_without_a_substance_are_not_an_overdose(
+    lexicon_only: Detector, text: str
+) -> None:
+    assert OD not in lexicon_only.classify(text).categories
