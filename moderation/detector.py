@@ -779,7 +779,7 @@ class Detector:
                     if subj in ("second", "third"):
                         continue  # self or no subject only: "he already fixed the belt"
                 past = (rx := cues.get("past")) is not None and rx.search(dp, ca, cb)
-                if (past or ctx.recovery) and not (ctx.recent or ctx.present):
+                if rule.past_capped and (past or ctx.recovery) and not (ctx.recent or ctx.present):
                     low = True  # "took 40 pills when I was 16, five years clean"
                     continue
                 if rule.capped_by_joking and (ctx.hyperbole or ctx.trivial):

@@ -73,6 +73,7 @@ CUE_KINDS = (
     "off_platform",  # "dm me", "where the mods cant read": contact that leaves the room
     "at_edge",  # on the ledge, legs over the railing, on the wrong side: past the barrier
     "used",  # did a line, shot up, took 4 clonas, the gear: a substance taken (OD_SIGN rules)
+    "relapse",  # like old times, the old dose, alone: how a relapse after a break kills
 )
 
 # Word boundary that also understands Devanagari vowel signs (which `\b` does not).
@@ -106,7 +107,7 @@ class Trigger:
 #: Anchor concepts of the compositional layer: rare words that send a message to the
 #: rules (names are upper case in rules, cue kinds lower case).
 ANCHOR_CONCEPTS = frozenset(
-    {"DRUG", "MEANS", "PLACE", "FAREWELL", "DEATH", "DEATHWISH", "DESPAIR", "OD_SIGN"}
+    {"DRUG", "MEANS", "PLACE", "FAREWELL", "DEATH", "DEATHWISH", "DESPAIR", "OD_SIGN", "BREAK"}
 )
 
 
@@ -135,6 +136,9 @@ class Rule:
     window: int = 60
     self_only: bool = True  # apply the subject guards ("you", "my brother", news)
     capped_by_joking: bool = False  # hyperbole and trivial conditions cap it at low
+    # False when the anchor is itself recovery talk ("8 months clean", BREAK): the cap of
+    # distant past or recovery at low would otherwise always apply.
+    past_capped: bool = True
 
 
 @dataclass(slots=True)
@@ -270,6 +274,7 @@ def load_lexicon(path: Path) -> Lexicon:
                 window=int(r.get("window", 60)),
                 self_only=bool(r.get("self_only", True)),
                 capped_by_joking=bool(r.get("capped_by_joking", False)),
+                past_capped=bool(r.get("past_capped", True)),
                 **terms,
             )
         )

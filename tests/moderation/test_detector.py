@@ -279,3 +279,30 @@ def test_body_signs_without_a_substance_are_not_an_overdose(
     lexicon_only: Detector, text: str
 ) -> None:
     assert OD not in lexicon_only.classify(text).categories
+
+
+@pytest.mark.parametrize(
+    ("text", "severity"),
+    [
+        ("got out of rehab on monday, picked up tonight and doing it alone like old times", Severity.IMMINENT),
+        ("6 meses limpio, ya conseguí y me lo voy a meter como antes, solo en casa", Severity.IMMINENT),
+        ("two months clean but my mate dropped some off, gonna use it this weekend", Severity.HIGH),
+    ],
+)
+def test_using_after_a_break_is_an_overdose_risk(
+    lexicon_only: Detector, text: str, severity: Severity
+) -> None:
+    v = lexicon_only.classify(text)
+    assert OD in v.categories and v.severity == severity, v
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "8 months clean today, dinner with my sober friends felt like old times",
+        "6 meses limpo hoje, comprei um bolo pra mim",
+        "out of rehab a year now and I run the Tuesday group on my own",
+    ],
+)
+def test_a_break_without_a_substance_is_not_an_overdose(lexicon_only: Detector, text: str) -> None:
+    assert OD not in lexicon_only.classify(text).categories
