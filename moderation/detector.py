@@ -26,6 +26,7 @@ from moderation.classifier import (
     word_spans,
 )
 from moderation.lexicon import (
+    NEUTRAL_CONCEPTS,
     CueList,
     Lexicon,
     Rule,
@@ -485,7 +486,8 @@ class Detector:
         """Context rules on the normalised views; offsets are mapped back only at the end
         (most messages reaching here are dropped by context and never need the map).
         Also says what the lexicon saw (see lexicon_verdict): a trigger capped at low,
-        as past or joking, or a risk concept without a rule still count as seen."""
+        as past or joking, or a risk concept without a rule still count as seen (a neutral
+        one, NEUTRAL_CONCEPTS, does not)."""
         hits: list[_Hit] = []
         first, pos = resume
         for tt in deep_rx[first:]:
@@ -501,11 +503,14 @@ class Detector:
         if not hits:
             return NO_RISK, NOTHING
         judged = any(h.trig.kind not in ("anchor", "contact") for h in hits)
-        concept = any(h.trig.kind == "anchor" for h in hits)
-        if concept and not judged and not self._rules_may_fire(hits, dp, lt):
+        anchored = any(h.trig.kind == "anchor" for h in hits)
+        concept = any(
+            h.trig.kind == "anchor" and _concept(h.trig) not in NEUTRAL_CONCEPTS for h in hits
+        )
+        if anchored and not judged and not self._rules_may_fire(hits, dp, lt):
             # Risk concepts alone ("chat", "meds", "the edge") and no rule that could
             # compose them: what the full pass below would conclude, without its cues.
-            return NO_RISK, SEEN
+            return NO_RISK, SEEN if concept else NOTHING
         ctxs: dict[str, tuple[_Ctx, _Idioms]] = {}
         kept: list[_Hit] = []
         low_signal = False

@@ -109,6 +109,11 @@ class Trigger:
 ANCHOR_CONCEPTS = frozenset(
     {"DRUG", "MEANS", "PLACE", "FAREWELL", "DEATH", "DEATHWISH", "DESPAIR", "OD_SIGN", "BREAK"}
 )
+#: Anchors that are no risk on their own: recovery talk ("8 months clean") and the body's
+#: signs ("heart racing"). They send a message to the rules, but a message where only these
+#: were found counts as one where the lexicon saw nothing, so the risk model keeps its
+#: higher bar for unseen messages (classifier.NOTHING).
+NEUTRAL_CONCEPTS = frozenset({"BREAK", "OD_SIGN"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -284,8 +284,14 @@ def test_body_signs_without_a_substance_are_not_an_overdose(
 @pytest.mark.parametrize(
     ("text", "severity"),
     [
-        ("got out of rehab on monday, picked up tonight and doing it alone like old times", Severity.IMMINENT),
-        ("6 meses limpio, ya conseguí y me lo voy a meter como antes, solo en casa", Severity.IMMINENT),
+        (
+            "got out of rehab on monday, picked up tonight and doing it alone like old times",
+            Severity.IMMINENT,
+        ),
+        (
+            "6 meses limpio, ya conseguí y me lo voy a meter como antes, solo en casa",
+            Severity.IMMINENT,
+        ),
         ("two months clean but my mate dropped some off, gonna use it this weekend", Severity.HIGH),
     ],
 )
@@ -306,3 +312,29 @@ def test_using_after_a_break_is_an_overdose_risk(
 )
 def test_a_break_without_a_substance_is_not_an_overdose(lexicon_only: Detector, text: str) -> None:
     assert OD not in lexicon_only.classify(text).categories
+
+
+def test_recovery_talk_and_body_signs_alone_are_not_risk_seen(lexicon_only: Detector) -> None:
+    # BREAK and OD_SIGN send a message to the rules but are no risk on their own: the
+    # risk model keeps its higher bar for messages where the lexicon saw nothing.
+    from moderation.classifier import NOTHING, SEEN
+
+    assert lexicon_only.lexicon_verdict("4 months clean today, ran 5k")[1] == NOTHING
+    assert lexicon_only.lexicon_verdict("my heart is racing before the exam")[1] == NOTHING
+    assert lexicon_only.lexicon_verdict("the pills are in my drawer")[1] == SEEN
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i go to lincoln middle school, anyone else??",
+        "ich geh aufs schiller-gymnasium, wer noch?",
+        "je suis en 3e au collège Victor Hugo à Nantes",
+        "was ist dein discord? meiner ist nachtfalke_22",
+        "come to the discord server instead, link in my bio",
+    ],
+)
+def test_naming_ones_school_or_another_app_is_contact_sharing(
+    lexicon_only: Detector, text: str
+) -> None:
+    assert CS in lexicon_only.classify(text, room="youth").categories
