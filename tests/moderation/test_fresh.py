@@ -71,6 +71,19 @@ sets, fresh_eval9 0.928 / 0.918 / 8/57 / 1/36, fresh_eval8 unchanged. Pooled, 17
 risk messages found (0.923), 19 of 119 hard negatives flagged, 5 of 71 imminent messages
 below high: below the bar (0.95, 5 %, none) on all three. Nobody has read the misses of
 either set.
+
+fresh_eval10.jsonl and fresh_eval11.jsonl (160 messages each, 56 hard negatives, 36
+imminent) were written by two more independent authors at the start of the fifth round
+and scored once with the detector as it stood: fresh_eval10 recall 0.889, precision 0.871,
+hard-negative FP 12/56, 5/36 imminent below high; fresh_eval11 0.911 / 0.939 / 6/56 /
+4/36. Then the lexicons learned, from the training sets only, settling one's affairs in
+five more languages, the body's signs of an overdose after a substance, using again after
+a break, schools and meet-ups as contact, and many false alarms (talk about the words,
+reporting to the mods, petty causes); four new training sets (train_n-q, 1,800 rows, four
+more authors, read for lexicon work before they trained anything) joined the model.
+Scored once more: fresh_eval10 0.909 / 0.909 / 8/56 / 3/36, fresh_eval11 0.921 / 0.949 /
+5/56 / 3/36; pooled 183 of 200 risk messages (0.915), 13 of 112 hard negatives (12 %),
+6 of 72 imminent below high. Nobody has read the misses of either set.
 """
 
 from __future__ import annotations
@@ -97,6 +110,8 @@ FRESH = [
     "fresh_eval7.jsonl",
     "fresh_eval8.jsonl",
     "fresh_eval9.jsonl",
+    "fresh_eval10.jsonl",
+    "fresh_eval11.jsonl",
 ]
 
 
@@ -139,8 +154,10 @@ FLOORS = [
     # Honest once (0.906 / 0.978 / 0.034 / 5), then training data: tuning floors.
     Floor("fresh_eval7.jsonl", 0.97, 0.97, 0.03, 0),
     # The honest estimate, kept as a floor so it cannot slip (misses never read).
-    Floor("fresh_eval8.jsonl", 0.91, 0.88, 0.18, 4),
-    Floor("fresh_eval9.jsonl", 0.91, 0.91, 0.15, 2),
+    Floor("fresh_eval8.jsonl", 0.93, 0.88, 0.18, 2),
+    Floor("fresh_eval9.jsonl", 0.92, 0.92, 0.13, 1),
+    Floor("fresh_eval10.jsonl", 0.90, 0.90, 0.15, 3),
+    Floor("fresh_eval11.jsonl", 0.92, 0.94, 0.09, 3),
 ]
 
 
