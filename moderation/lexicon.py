@@ -74,6 +74,8 @@ CUE_KINDS = (
     "at_edge",  # on the ledge, legs over the railing, on the wrong side: past the barrier
     "used",  # did a line, shot up, took 4 clonas, the gear: a substance taken (OD_SIGN rules)
     "relapse",  # like old times, the old dose, alone: how a relapse after a break kills
+    "violence_now",  # screaming, drunk, breaking the door: violence under way at home
+    "vengeance",  # they'll all see, make him pay, with a hammer: set on hurting someone
 )
 
 # Word boundary that also understands Devanagari vowel signs (which `\b` does not).
@@ -107,7 +109,10 @@ class Trigger:
 #: Anchor concepts of the compositional layer: rare words that send a message to the
 #: rules (names are upper case in rules, cue kinds lower case).
 ANCHOR_CONCEPTS = frozenset(
-    {"DRUG", "MEANS", "PLACE", "FAREWELL", "DEATH", "DEATHWISH", "DESPAIR", "OD_SIGN", "BREAK"}
+    {
+        "DRUG", "MEANS", "PLACE", "FAREWELL", "DEATH", "DEATHWISH", "DESPAIR",
+        "OD_SIGN", "BREAK", "HIDING", "TARGET",
+    }
 )
 #: Anchors that are no risk on their own: recovery talk ("8 months clean") and the body's
 #: signs ("heart racing"). They send a message to the rules, but a message where only these

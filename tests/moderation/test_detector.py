@@ -338,3 +338,35 @@ def test_naming_ones_school_or_another_app_is_contact_sharing(
     lexicon_only: Detector, text: str
 ) -> None:
     assert CS in lexicon_only.classify(text, room="youth").categories
+
+
+@pytest.mark.parametrize(
+    ("text", "cat"),
+    [
+        ("dad's drunk and smashing the kitchen, i'm hiding under my bed", AB),
+        ("está borracho gritando abajo, me encerré en el baño con mi hermanito", AB),
+        ("er hat mich gestern gewürgt und kommt um 6 heim", AB),
+        ("my coach says i'm mature for my age and asked me to delete our chats", AB),
+        ("i know where he lives and i'm bringing a bat tonight, he'll pay", HO),
+        ("sei onde mora o cara que me bateu, hoje ele vai pagar", HO),
+    ],
+)
+def test_danger_at_home_grooming_and_threats_at_a_place(
+    lexicon_only: Detector, text: str, cat: str
+) -> None:
+    v = lexicon_only.classify(text)
+    assert cat in v.categories and v.severity >= Severity.HIGH, v
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "locked myself in the bathroom at work to cry for five minutes, better now",
+        "my little brother keeps coming into my room at night because of the thunder",
+        "I know where he lives, I'm bringing him soup tonight, he has the flu",
+    ],
+)
+def test_hiding_visiting_and_night_visits_alone_are_not_flagged(
+    lexicon_only: Detector, text: str
+) -> None:
+    assert not lexicon_only.classify(text).is_risk
