@@ -370,3 +370,21 @@ def test_hiding_visiting_and_night_visits_alone_are_not_flagged(
     lexicon_only: Detector, text: str
 ) -> None:
     assert not lexicon_only.classify(text).is_risk
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "you keep saying you'll do it. prove it then, coward",
+        "o cara disse que ia pular do prédio, pula logo",
+        "du stehst auf der brücke? dann spring halt endlich",
+        "itna dukhi hai toh latak ja na",
+    ],
+)
+def test_daring_someone_to_die_is_encouragement(lexicon_only: Detector, text: str) -> None:
+    assert EN in lexicon_only.classify(text).categories
+
+
+def test_a_dare_at_the_pool_is_not(lexicon_only: Detector) -> None:
+    text = '"spring doch endlich" rief meine Schwester, als ich ewig aufm 3-Meter-Brett stand'
+    assert not lexicon_only.classify(text).is_risk
