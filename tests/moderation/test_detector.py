@@ -388,3 +388,24 @@ def test_daring_someone_to_die_is_encouragement(lexicon_only: Detector, text: st
 def test_a_dare_at_the_pool_is_not(lexicon_only: Detector) -> None:
     text = '"spring doch endlich" rief meine Schwester, als ich ewig aufm 3-Meter-Brett stand'
     assert not lexicon_only.classify(text).is_risk
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'someone in my discord uses "kys" like a greeting, so weird',
+        'qué significa "kys"? lo vi en un stream',
+        "wrote letters to my future self in therapy today",
+        "my friend said she can't go on like this. we talked for hours and she's staying with me",
+        "kms this printer jammed again",
+        "last day at my job today, said goodbye to everyone. new chapter monday",
+    ],
+)
+def test_quoted_words_therapy_support_and_office_life_are_not_flagged(
+    lexicon_only: Detector, text: str
+) -> None:
+    assert not lexicon_only.classify(text).is_risk
+
+
+def test_a_quoted_filter_word_about_oneself_still_counts(lexicon_only: Detector) -> None:
+    assert lexicon_only.classify('i just want to "unalive" myself tonight').is_risk
