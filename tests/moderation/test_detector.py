@@ -409,3 +409,18 @@ def test_quoted_words_therapy_support_and_office_life_are_not_flagged(
 
 def test_a_quoted_filter_word_about_oneself_still_counts(lexicon_only: Detector) -> None:
     assert lexicon_only.classify('i just want to "unalive" myself tonight').is_risk
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "heading to the tracks now. please don't come looking",
+        "chau a todos, no me busquen mañana",
+        "vou sumir de vez. não me procurem",
+        "j'ai donné mes affaires, ils ont cru que je faisais du tri. samedi je serai plus là",
+        "main ja raha hu, hamesha ke liye. mujhe dhoondhna mat",
+    ],
+)
+def test_leaving_for_good_said_as_such_is_imminent(lexicon_only: Detector, text: str) -> None:
+    v = lexicon_only.classify(text)
+    assert SH in v.categories and v.severity == Severity.IMMINENT, v
