@@ -56,6 +56,8 @@ TRAINING_FILES: tuple[str, ...] = (
     "train_o.jsonl",
     "train_p.jsonl",
     "train_q.jsonl",
+    "train_r.jsonl",
+    "train_s.jsonl",
     "benign_a.jsonl",
     "benign_b.jsonl",
     "benign_c.jsonl",

@@ -84,6 +84,16 @@ more authors, read for lexicon work before they trained anything) joined the mod
 Scored once more: fresh_eval10 0.909 / 0.909 / 8/56 / 3/36, fresh_eval11 0.921 / 0.949 /
 5/56 / 3/36; pooled 183 of 200 risk messages (0.915), 13 of 112 hard negatives (12 %),
 6 of 72 imminent below high. Nobody has read the misses of either set.
+
+fresh_eval12.jsonl (160 messages, 56 hard negatives, 36 imminent), by one more author, was
+scored once when it arrived, after the lexicon work above: recall 0.921, precision 0.921,
+hard-negative FP 8/56, 2/36 imminent below high (the detector at the start of the round:
+0.901 / 0.919 / 8/56 / 2/36). Then two more training sets (train_r: hard negatives with
+their risky twins; train_s: imminent, danger at home, threats, encouragement; 900 rows)
+were read for lexicon work and joined the model. All three new sets, scored once more:
+fresh_eval10 0.909 / 0.928 / 6/56 / 3/36, fresh_eval11 0.941 / 0.950 / 5/56 / 2/36,
+fresh_eval12 0.941 / 0.922 / 8/56 / 2/36; pooled 280 of 301 risk messages (0.930), 19 of
+168 hard negatives flagged (11 %), 7 of 108 imminent below high. Misses unread.
 """
 
 from __future__ import annotations
@@ -112,6 +122,7 @@ FRESH = [
     "fresh_eval9.jsonl",
     "fresh_eval10.jsonl",
     "fresh_eval11.jsonl",
+    "fresh_eval12.jsonl",
 ]
 
 
@@ -154,10 +165,11 @@ FLOORS = [
     # Honest once (0.906 / 0.978 / 0.034 / 5), then training data: tuning floors.
     Floor("fresh_eval7.jsonl", 0.97, 0.97, 0.03, 0),
     # The honest estimate, kept as a floor so it cannot slip (misses never read).
-    Floor("fresh_eval8.jsonl", 0.93, 0.88, 0.18, 2),
+    Floor("fresh_eval8.jsonl", 0.93, 0.89, 0.17, 2),
     Floor("fresh_eval9.jsonl", 0.92, 0.92, 0.13, 1),
-    Floor("fresh_eval10.jsonl", 0.90, 0.90, 0.15, 3),
-    Floor("fresh_eval11.jsonl", 0.92, 0.94, 0.09, 3),
+    Floor("fresh_eval10.jsonl", 0.90, 0.92, 0.11, 3),
+    Floor("fresh_eval11.jsonl", 0.94, 0.94, 0.09, 2),
+    Floor("fresh_eval12.jsonl", 0.94, 0.92, 0.15, 2),
 ]
 
 
