@@ -382,7 +382,12 @@ def expand(p: str, budget: int = 64) -> list[str]:
         optional = True
         after = after[1:]
     alts = _split_top(rest[3:end])
-    if alts is None or any(_literal_prefix(a)[1] for a in alts):
+    # Every alternative must start with a literal (or a leading digit run, expanded per
+    # digit); what follows it may be any regex ("pics?", "lost \w+"): each variant is
+    # still one branch of the same alternation.
+    if alts is None or any(
+        not _literal_prefix(a)[0] and not a.startswith(r"\d") for a in alts
+    ):
         return [p]
     if optional:
         alts.append("")
