@@ -58,6 +58,7 @@ TRAINING_FILES: tuple[str, ...] = (
     "train_q.jsonl",
     "train_r.jsonl",
     "train_s.jsonl",
+    "train_t.jsonl",
     "benign_a.jsonl",
     "benign_b.jsonl",
     "benign_c.jsonl",
