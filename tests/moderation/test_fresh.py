@@ -102,7 +102,7 @@ hard-negative FP 4/56, 2/36 imminent below high (the detector at the start of th
 joined the model, chosen like every training set before any held-out score: fresh_eval10
 0.899 / 0.927 / 6/56 / 3/36, fresh_eval11 0.941 / 0.950 / 5/56 / 3/36, fresh_eval12
 0.911 / 0.920 / 8/56 / 2/36, fresh_eval13 0.913 / 0.959 / 4/56 / 1/36 (4 fewer risk
-messages found over these four, 2 more over fresh_eval8/9: noise at this size). The four
+messages found over these four, 1 more over fresh_eval8/9: noise at this size). The four
 newest pooled: 370 of 404 risk messages (0.916), 23 of 224 hard negatives (10 %), 9 of
 144 imminent below high. Misses unread.
 """
