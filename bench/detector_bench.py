@@ -9,7 +9,10 @@ from tests/moderation/benign_*.jsonl, 8% risky rows from the other sets): a few 
 different sentences rather than a few dozen, so caches and lazily built automata are
 not flattered by repetition.
 
+`--lexicons-only` runs the lexicons without the risk model (what each reader costs).
+
 Usage: python bench/detector_bench.py [--messages N] [--seed S] [--corpus synthetic|varied]
+       [--lexicons-only]
 """
 
 from __future__ import annotations
@@ -102,8 +105,9 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=50_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--corpus", choices=("synthetic", "varied"), default="synthetic")
+    ap.add_argument("--lexicons-only", action="store_true")
     args = ap.parse_args()
-    det = Detector()
+    det = Detector(model_path=None) if args.lexicons_only else Detector()
     make = make_corpus if args.corpus == "synthetic" else make_varied_corpus
     corpus = make(args.messages, args.seed)
     for text in corpus[:2000]:  # warm caches (translate table, regex internals)
