@@ -246,72 +246,164 @@ def lexicon_only() -> Detector:
     return Detector(model_path=None)
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
+# The lexicons alone (the model could hide a missing rule): what the compositional
+# concepts and phrase families added from the training sets' misses must find, with
+# the category and the exact severity. (text, room, category, severity)
+LEXICON_FINDS = [
+    # OD_SIGN + a substance taken: an overdose under way, the writer's or a friend's.
+    (
         "we each did a bag like 15 min ago and now his lips are going grey, he won't answer me",
+        "general",
+        OD,
+        Severity.IMMINENT,
+    ),
+    (
         "took 5 of my xanax with a bottle of wine and i can't feel my legs",
+        "general",
+        OD,
+        Severity.IMMINENT,
+    ),
+    (
         "nos metimos unas rayas y ahora el corazón me va a mil y me duele el pecho",
-        "minha amiga cheirou e agora tá tendo convulsão no chão",
+        "general",
+        OD,
+        Severity.IMMINENT,
+    ),
+    ("minha amiga cheirou e agora tá tendo convulsão no chão", "general", OD, Severity.IMMINENT),
+    (
         "mon coloc a pris du G, il respire à peine et je sens qu'il répond plus",
+        "general",
+        OD,
+        Severity.IMMINENT,
+    ),
+    (
         "mein Kumpel hat was gespritzt, er atmet ganz komisch und lässt sich nicht wecken",
+        "general",
+        OD,
+        Severity.IMMINENT,
+    ),
+    (
         "dost ne smack li aur ab hont neele ho gaye, saans bahut dheere",
-    ],
-)
-def test_signs_of_an_overdose_after_using_are_imminent(lexicon_only: Detector, text: str) -> None:
-    # The lexicon alone (the model could hide a missing rule): signs + a substance taken.
-    v = lexicon_only.classify(text)
-    assert OD in v.categories and v.severity == Severity.IMMINENT, v
+        "general",
+        OD,
+        Severity.IMMINENT,
+    ),
+    # BREAK + used + the old dose or alone (imminent), or only a time (high).
+    (
+        "got out of rehab on monday, picked up tonight and doing it alone like old times",
+        "general",
+        OD,
+        Severity.IMMINENT,
+    ),
+    (
+        "6 meses limpio, ya conseguí y me lo voy a meter como antes, solo en casa",
+        "general",
+        OD,
+        Severity.IMMINENT,
+    ),
+    (
+        "two months clean but my mate dropped some off, gonna use it this weekend",
+        "general",
+        OD,
+        Severity.HIGH,
+    ),
+    # HIDING + violence under way; strangulation; grooming.
+    (
+        "dad's drunk and smashing the kitchen, i'm hiding under my bed",
+        "general",
+        AB,
+        Severity.IMMINENT,
+    ),
+    (
+        "está borracho gritando abajo, me encerré en el baño con mi hermanito",
+        "general",
+        AB,
+        Severity.IMMINENT,
+    ),
+    ("er hat mich gestern gewürgt und kommt um 6 heim", "general", AB, Severity.HIGH),
+    (
+        "my coach says i'm mature for my age and asked me to delete our chats",
+        "general",
+        AB,
+        Severity.HIGH,
+    ),
+    # TARGET + a weapon or a payback, with a time.
+    (
+        "i know where he lives and i'm bringing a bat tonight, he'll pay",
+        "general",
+        HO,
+        Severity.IMMINENT,
+    ),
+    ("sei onde mora o cara que me bateu, hoje ele vai pagar", "general", HO, Severity.IMMINENT),
+    # Daring someone to die.
+    ("you keep saying you'll do it. prove it then, coward", "general", EN, Severity.HIGH),
+    ("o cara disse que ia pular do prédio, pula logo", "general", EN, Severity.HIGH),
+    ("du stehst auf der brücke? dann spring halt endlich", "general", EN, Severity.HIGH),
+    ("itna dukhi hai toh latak ja na", "general", EN, Severity.HIGH),
+    # Leaving for good, said as such, with a second farewell or a time.
+    ("heading to the tracks now. please don't come looking", "general", SH, Severity.IMMINENT),
+    ("chau a todos, no me busquen mañana", "general", SH, Severity.IMMINENT),
+    ("vou sumir de vez. não me procurem", "general", SH, Severity.IMMINENT),
+    (
+        "j'ai donné mes affaires, ils ont cru que je faisais du tri. samedi je serai plus là",
+        "general",
+        SH,
+        Severity.IMMINENT,
+    ),
+    ("main ja raha hu, hamesha ke liye. mujhe dhoondhna mat", "general", SH, Severity.IMMINENT),
+    # A filter word in quotation marks about oneself still counts.
+    ('i just want to "unalive" myself tonight', "general", SH, Severity.IMMINENT),
+    # One's school, a handle without "@", an invitation to another app (youth room).
+    ("i go to lincoln middle school, anyone else??", "youth", CS, Severity.MEDIUM),
+    ("ich geh aufs schiller-gymnasium, wer noch?", "youth", CS, Severity.MEDIUM),
+    ("je suis en 3e au collège Victor Hugo à Nantes", "youth", CS, Severity.MEDIUM),
+    ("was ist dein discord? meiner ist nachtfalke_22", "youth", CS, Severity.MEDIUM),
+    ("come to the discord server instead, link in my bio", "youth", CS, Severity.MEDIUM),
+]
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "my heart is racing before the exam, can't breathe, I hate presentations",
-        "can't feel my legs after leg day lol",
-        "no siento las piernas de tanto correr, mañana descanso",
-        "le cœur qui bat à fond avant mon premier rendez-vous",
-        "mein Herz rast, gleich ist die Prüfung",
-        "took my meds as prescribed this morning, heart racing from the coffee though",
-    ],
-)
-def test_body_signs_without_a_substance_are_not_an_overdose(
-    lexicon_only: Detector, text: str
+@pytest.mark.parametrize(("text", "room", "cat", "severity"), LEXICON_FINDS)
+def test_the_lexicons_find(
+    lexicon_only: Detector, text: str, room: str, cat: str, severity: Severity
 ) -> None:
-    assert OD not in lexicon_only.classify(text).categories
+    v = lexicon_only.classify(text, room=room)
+    assert cat in v.categories and v.severity == severity, v
 
 
-@pytest.mark.parametrize(
-    ("text", "severity"),
-    [
-        (
-            "got out of rehab on monday, picked up tonight and doing it alone like old times",
-            Severity.IMMINENT,
-        ),
-        (
-            "6 meses limpio, ya conseguí y me lo voy a meter como antes, solo en casa",
-            Severity.IMMINENT,
-        ),
-        ("two months clean but my mate dropped some off, gonna use it this weekend", Severity.HIGH),
-    ],
-)
-def test_using_after_a_break_is_an_overdose_risk(
-    lexicon_only: Detector, text: str, severity: Severity
-) -> None:
+# Their near twins, which must not be flagged for that category (None: not at all).
+LEXICON_PASSES = [
+    # Body signs without a substance; a break without one.
+    ("my heart is racing before the exam, can't breathe, I hate presentations", OD),
+    ("can't feel my legs after leg day lol", OD),
+    ("no siento las piernas de tanto correr, mañana descanso", OD),
+    ("le cœur qui bat à fond avant mon premier rendez-vous", OD),
+    ("mein Herz rast, gleich ist die Prüfung", OD),
+    ("took my meds as prescribed this morning, heart racing from the coffee though", OD),
+    ("8 months clean today, dinner with my sober friends felt like old times", OD),
+    ("6 meses limpo hoje, comprei um bolo pra mim", OD),
+    ("out of rehab a year now and I run the Tuesday group on my own", OD),
+    # Hiding, visiting, night visits by a little brother; a dare at the pool.
+    ("locked myself in the bathroom at work to cry for five minutes, better now", None),
+    ("my little brother keeps coming into my room at night because of the thunder", None),
+    ("I know where he lives, I'm bringing him soup tonight, he has the flu", None),
+    ('"spring doch endlich" rief meine Schwester, als ich ewig aufm 3-Meter-Brett stand', None),
+    # Words talked about, therapy, support, office life.
+    ('someone in my discord uses "kys" like a greeting, so weird', None),
+    ('qué significa "kys"? lo vi en un stream', None),
+    ("wrote letters to my future self in therapy today", None),
+    (
+        "my friend said she can't go on like this. we talked for hours and she's staying with me",
+        None,
+    ),
+    ("kms this printer jammed again", None),
+    ("last day at my job today, said goodbye to everyone. new chapter monday", None),
+]
+
+
+@pytest.mark.parametrize(("text", "cat"), LEXICON_PASSES)
+def test_the_lexicons_pass(lexicon_only: Detector, text: str, cat: str | None) -> None:
     v = lexicon_only.classify(text)
-    assert OD in v.categories and v.severity == severity, v
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "8 months clean today, dinner with my sober friends felt like old times",
-        "6 meses limpo hoje, comprei um bolo pra mim",
-        "out of rehab a year now and I run the Tuesday group on my own",
-    ],
-)
-def test_a_break_without_a_substance_is_not_an_overdose(lexicon_only: Detector, text: str) -> None:
-    assert OD not in lexicon_only.classify(text).categories
+    assert (cat not in v.categories) if cat else not v.is_risk, v
 
 
 def test_recovery_talk_and_body_signs_alone_are_not_risk_seen(lexicon_only: Detector) -> None:
@@ -322,105 +414,3 @@ def test_recovery_talk_and_body_signs_alone_are_not_risk_seen(lexicon_only: Dete
     assert lexicon_only.lexicon_verdict("4 months clean today, ran 5k")[1] == NOTHING
     assert lexicon_only.lexicon_verdict("my heart is racing before the exam")[1] == NOTHING
     assert lexicon_only.lexicon_verdict("the pills are in my drawer")[1] == SEEN
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "i go to lincoln middle school, anyone else??",
-        "ich geh aufs schiller-gymnasium, wer noch?",
-        "je suis en 3e au collège Victor Hugo à Nantes",
-        "was ist dein discord? meiner ist nachtfalke_22",
-        "come to the discord server instead, link in my bio",
-    ],
-)
-def test_naming_ones_school_or_another_app_is_contact_sharing(
-    lexicon_only: Detector, text: str
-) -> None:
-    assert CS in lexicon_only.classify(text, room="youth").categories
-
-
-@pytest.mark.parametrize(
-    ("text", "cat"),
-    [
-        ("dad's drunk and smashing the kitchen, i'm hiding under my bed", AB),
-        ("está borracho gritando abajo, me encerré en el baño con mi hermanito", AB),
-        ("er hat mich gestern gewürgt und kommt um 6 heim", AB),
-        ("my coach says i'm mature for my age and asked me to delete our chats", AB),
-        ("i know where he lives and i'm bringing a bat tonight, he'll pay", HO),
-        ("sei onde mora o cara que me bateu, hoje ele vai pagar", HO),
-    ],
-)
-def test_danger_at_home_grooming_and_threats_at_a_place(
-    lexicon_only: Detector, text: str, cat: str
-) -> None:
-    v = lexicon_only.classify(text)
-    assert cat in v.categories and v.severity >= Severity.HIGH, v
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "locked myself in the bathroom at work to cry for five minutes, better now",
-        "my little brother keeps coming into my room at night because of the thunder",
-        "I know where he lives, I'm bringing him soup tonight, he has the flu",
-    ],
-)
-def test_hiding_visiting_and_night_visits_alone_are_not_flagged(
-    lexicon_only: Detector, text: str
-) -> None:
-    assert not lexicon_only.classify(text).is_risk
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "you keep saying you'll do it. prove it then, coward",
-        "o cara disse que ia pular do prédio, pula logo",
-        "du stehst auf der brücke? dann spring halt endlich",
-        "itna dukhi hai toh latak ja na",
-    ],
-)
-def test_daring_someone_to_die_is_encouragement(lexicon_only: Detector, text: str) -> None:
-    assert EN in lexicon_only.classify(text).categories
-
-
-def test_a_dare_at_the_pool_is_not(lexicon_only: Detector) -> None:
-    text = '"spring doch endlich" rief meine Schwester, als ich ewig aufm 3-Meter-Brett stand'
-    assert not lexicon_only.classify(text).is_risk
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        'someone in my discord uses "kys" like a greeting, so weird',
-        'qué significa "kys"? lo vi en un stream',
-        "wrote letters to my future self in therapy today",
-        "my friend said she can't go on like this. we talked for hours and she's staying with me",
-        "kms this printer jammed again",
-        "last day at my job today, said goodbye to everyone. new chapter monday",
-    ],
-)
-def test_quoted_words_therapy_support_and_office_life_are_not_flagged(
-    lexicon_only: Detector, text: str
-) -> None:
-    assert not lexicon_only.classify(text).is_risk
-
-
-def test_a_quoted_filter_word_about_oneself_still_counts(lexicon_only: Detector) -> None:
-    assert lexicon_only.classify('i just want to "unalive" myself tonight').is_risk
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "heading to the tracks now. please don't come looking",
-        "chau a todos, no me busquen mañana",
-        "vou sumir de vez. não me procurem",
-        "j'ai donné mes affaires, ils ont cru que je faisais du tri. samedi je serai plus là",
-        "main ja raha hu, hamesha ke liye. mujhe dhoondhna mat",
-    ],
-)
-def test_leaving_for_good_said_as_such_is_imminent(lexicon_only: Detector, text: str) -> None:
-    v = lexicon_only.classify(text)
-    assert SH in v.categories and v.severity == Severity.IMMINENT, v
