@@ -104,7 +104,8 @@ joined the model, chosen like every training set before any held-out score: fres
 0.911 / 0.920 / 8/56 / 2/36, fresh_eval13 0.913 / 0.959 / 4/56 / 1/36 (4 fewer risk
 messages found over these four, 1 more over fresh_eval8/9: noise at this size). The four
 newest pooled: 370 of 404 risk messages (0.916), 23 of 224 hard negatives (10 %), 9 of
-144 imminent below high. Misses unread.
+144 imminent below high. Misses unread, but for 15 rows of fresh_eval10-13 that a diff
+printed at the end of that session (nothing was changed after it).
 """
 
 from __future__ import annotations
