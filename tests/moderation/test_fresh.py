@@ -106,6 +106,15 @@ messages found over these four, 1 more over fresh_eval8/9: noise at this size). 
 newest pooled: 370 of 404 risk messages (0.916), 23 of 224 hard negatives (10 %), 9 of
 144 imminent below high. Misses unread, but for 15 rows of fresh_eval10-13 that a diff
 printed at the end of that session (nothing was changed after it).
+
+fresh_eval14.jsonl and fresh_eval15.jsonl (160 messages each, 56 hard negatives, 36
+imminent), by two more independent authors working from a rewritten writing spec (the old
+one was lost with a machine), were scored once when they arrived at the start of the sixth
+round, with the detector as the fifth round shipped it: fresh_eval14 recall 0.900,
+precision 0.957, hard-negative FP 3/56, 0/36 imminent below high; fresh_eval15 0.880 /
+0.946 / 5/56 / 2/36. Pooled 178 of 200 risk messages (0.890), 8 of 112 hard negatives
+(7 %), 2 of 72 imminent below high. In aggregate (no row read), 9 of the 22 misses carry
+contact_sharing (9 of its 21 rows at medium or above), and 14 of them are medium.
 """
 
 from __future__ import annotations
@@ -136,6 +145,8 @@ FRESH = [
     "fresh_eval11.jsonl",
     "fresh_eval12.jsonl",
     "fresh_eval13.jsonl",
+    "fresh_eval14.jsonl",
+    "fresh_eval15.jsonl",
 ]
 
 
@@ -184,6 +195,8 @@ FLOORS = [
     Floor("fresh_eval11.jsonl", 0.94, 0.94, 0.09, 3),
     Floor("fresh_eval12.jsonl", 0.91, 0.92, 0.15, 2),
     Floor("fresh_eval13.jsonl", 0.91, 0.95, 0.08, 1),
+    Floor("fresh_eval14.jsonl", 0.90, 0.95, 0.06, 0),
+    Floor("fresh_eval15.jsonl", 0.88, 0.94, 0.09, 2),
 ]
 
 
