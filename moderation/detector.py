@@ -56,6 +56,9 @@ _PUNCT_ONLY_BREAK = re.compile(r"[.!?;,:\n\u0964]+")
 # A single character class so `re` scans it in C ("name (at) mail (dot) com" has "(").
 _LIGHT_GATE = re.compile(r"[0-9@:=/(\[]")
 _CONTACT_ROOMS_MEDIUM = frozenset({"youth"})
+# Details that reach a person offline (a number also shows a name and photo in messaging
+# apps): medium in every room, where a public handle among adults stays low.
+_PERSONAL = (".phone", ".street_address")
 _NEG_WINDOW = 4  # tokens before a trigger searched for a negation
 _POST_NEG_WINDOW = 5  # tokens after a trigger searched for a Hindi-style negation
 _SUBJ_WINDOW = 6  # tokens before a trigger searched for its grammatical subject
@@ -849,7 +852,7 @@ class Detector:
             digits = sum(c.isdigit() for c in frag)
             if not 7 <= digits <= 15 or ctx.hotline:
                 return None
-        if room in _CONTACT_ROOMS_MEDIUM or ctx.off_platform:
+        if room in _CONTACT_ROOMS_MEDIUM or ctx.off_platform or h.trig.id.endswith(_PERSONAL):
             # An invitation off the platform ("dm me", "text me instead", "where the mods
             # can't read") takes a conversation away from the moderators: medium anywhere.
             return Severity.MEDIUM

@@ -359,6 +359,12 @@ LEXICON_FINDS = [
     ("je suis en 3e au collège Victor Hugo à Nantes", "youth", CS, Severity.MEDIUM),
     ("was ist dein discord? meiner ist nachtfalke_22", "youth", CS, Severity.MEDIUM),
     ("come to the discord server instead, link in my bio", "youth", CS, Severity.MEDIUM),
+    # A phone number or a street address reaches the writer offline: medium in any room.
+    ("anyone near here wanna catch up? my number is 0412 555 239", "general", CS, Severity.MEDIUM),
+    ("moro na Rua das Palmeiras, 322, se alguém da região quiser", "ptsd", CS, Severity.MEDIUM),
+    ("i live at 1420 willow creek rd if anyone nearby wants to hang", "general", CS, Severity.MEDIUM),
+    # A public handle among adults: a privacy note to the writer, no moderator flag.
+    ("drawing commissions open!! my insta is lunaboots.art", "general", CS, Severity.LOW),
 ]
 
 
@@ -397,6 +403,10 @@ LEXICON_PASSES = [
     ),
     ("kms this printer jammed again", None),
     ("last day at my job today, said goodbye to everyone. new chapter monday", None),
+    # A crisis line's number named in words is the line's, not the writer's.
+    ("en México está la Línea de la Vida 800 911 2000, a mí me sirvió", CS),
+    ("Centre de prévention du suicide: 0800 32 123, c'est gratuit", CS),
+    ("o SNS 24 tem apoio psicológico, liguem 808 24 24 24", CS),
 ]
 
 
