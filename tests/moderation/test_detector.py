@@ -362,7 +362,7 @@ LEXICON_FINDS = [
     # A phone number or a street address reaches the writer offline: medium in any room.
     ("anyone near here wanna catch up? my number is 0412 555 239", "general", CS, Severity.MEDIUM),
     ("moro na Rua das Palmeiras, 322, se alguém da região quiser", "ptsd", CS, Severity.MEDIUM),
-    ("i live at 1420 willow creek rd if anyone nearby wants to hang", "general", CS, Severity.MEDIUM),
+    ("i live at 1420 willow creek rd if anyone wants to hang", "general", CS, Severity.MEDIUM),
     # A public handle among adults: a privacy note to the writer, no moderator flag.
     ("drawing commissions open!! my insta is lunaboots.art", "general", CS, Severity.LOW),
 ]
