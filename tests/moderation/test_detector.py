@@ -363,6 +363,16 @@ LEXICON_FINDS = [
     ("anyone near here wanna catch up? my number is 0412 555 239", "general", CS, Severity.MEDIUM),
     ("moro na Rua das Palmeiras, 322, se alguém da região quiser", "ptsd", CS, Severity.MEDIUM),
     ("i live at 1420 willow creek rd if anyone wants to hang", "general", CS, Severity.MEDIUM),
+    # Asking a young person for a handle, a school or where they live; a handle given by
+    # reference; a meet-up or a pick-up; a number in words (youth room: medium).
+    ("whats ur snap? ill add u tonight", "youth", CS, Severity.MEDIUM),
+    ("which school do you go to btw", "youth", CS, Severity.MEDIUM),
+    ("mi insta es igual que mi user de aquí", "youth", CS, Severity.MEDIUM),
+    ("tu peux me passer ton snap stp", "youth", CS, Severity.MEDIUM),
+    ("mein insta ist mein name hier aber rückwärts", "youth", CS, Severity.MEDIUM),
+    ("posso te buscar na saída da escola amanhã", "youth", CS, Severity.MEDIUM),
+    ("saturday ko mall mein milte hain?", "youth", CS, Severity.MEDIUM),
+    ("text me: nine one two, five five five, oh one four", "youth", CS, Severity.MEDIUM),
     # A public handle among adults: a privacy note to the writer, no moderator flag.
     ("drawing commissions open!! my insta is lunaboots.art", "general", CS, Severity.LOW),
 ]
@@ -403,6 +413,9 @@ LEXICON_PASSES = [
     ),
     ("kms this printer jammed again", None),
     ("last day at my job today, said goodbye to everyone. new chapter monday", None),
+    # Talk about apps, and a request told as a report.
+    ("snap is down again for everyone??", CS),
+    ("my mum took my phone so im on the laptop today", CS),
     # A crisis line's number named in words is the line's, not the writer's.
     ("en México está la Línea de la Vida 800 911 2000, a mí me sirvió", CS),
     ("Centre de prévention du suicide: 0800 32 123, c'est gratuit", CS),

@@ -129,6 +129,20 @@ fresh_eval10 (precision 0.918) and fresh_eval11. Because the breakdown of fresh_
 chose where to look, their second scores are no longer blind. A failing floor once
 printed one row of fresh_eval10 (a Signal invitation labelled low that is now medium):
 floors now assert on plain numbers so no row text can reach the output.
+
+Then four more training sets by four more authors joined the model (train_u: English hard
+negatives and their risky twins; train_v: the same in five languages; train_w: imminent
+danger said quietly, with look-alikes; train_x: contact sharing in every form, with its
+hard negatives; 1,800 rows), each scored once on arrival (pooled recall 0.752, precision
+0.852, 118 of 840 hard negatives flagged, 36 of 317 imminent below high: the hardest sets
+yet), and the contact lexicons learned from train_x's misses (asking for a handle, a
+handle given by reference, schools, meet-ups and pick-ups, private photos, numbers in
+words). All held-out sets once more, in aggregate: fresh_eval8 0.959 / 0.894 / 11/62 /
+1/35, fresh_eval9 0.938 / 0.929 / 7/57 / 1/36, fresh_eval10 0.909 / 0.928 / 6/56 / 3/36,
+fresh_eval11 0.931 / 0.940 / 6/56 / 3/36, fresh_eval12 0.911 / 0.920 / 8/56 / 2/36,
+fresh_eval13 0.913 / 0.949 / 5/56 / 2/36, fresh_eval14 0.960 / 0.960 / 3/56 / 0/36,
+fresh_eval15 0.930 / 0.949 / 5/56 / 1/36. Pooled over fresh_eval8-15: 743 of 798 risk
+messages (0.931), 51 of 455 hard negatives (11 %), 13 of 288 imminent below high.
 """
 
 from __future__ import annotations
@@ -203,14 +217,14 @@ FLOORS = [
     # Honest once (0.906 / 0.978 / 0.034 / 5), then training data: tuning floors.
     Floor("fresh_eval7.jsonl", 0.97, 0.97, 0.03, 0),
     # The honest estimate, kept as a floor so it cannot slip (misses never read).
-    Floor("fresh_eval8.jsonl", 0.94, 0.90, 0.17, 2),
-    Floor("fresh_eval9.jsonl", 0.92, 0.93, 0.11, 1),
-    Floor("fresh_eval10.jsonl", 0.89, 0.91, 0.13, 3),
-    Floor("fresh_eval11.jsonl", 0.94, 0.94, 0.11, 3),
+    Floor("fresh_eval8.jsonl", 0.95, 0.89, 0.18, 1),
+    Floor("fresh_eval9.jsonl", 0.93, 0.92, 0.13, 1),
+    Floor("fresh_eval10.jsonl", 0.9, 0.92, 0.11, 3),
+    Floor("fresh_eval11.jsonl", 0.93, 0.935, 0.11, 3),
     Floor("fresh_eval12.jsonl", 0.91, 0.92, 0.15, 2),
-    Floor("fresh_eval13.jsonl", 0.93, 0.95, 0.08, 0),
-    Floor("fresh_eval14.jsonl", 0.94, 0.95, 0.06, 0),
-    Floor("fresh_eval15.jsonl", 0.91, 0.94, 0.09, 2),
+    Floor("fresh_eval13.jsonl", 0.91, 0.945, 0.09, 2),
+    Floor("fresh_eval14.jsonl", 0.955, 0.955, 0.06, 0),
+    Floor("fresh_eval15.jsonl", 0.925, 0.945, 0.09, 1),
 ]
 
 
