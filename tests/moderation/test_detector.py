@@ -363,6 +363,12 @@ LEXICON_FINDS = [
     ("anyone near here wanna catch up? my number is 0412 555 239", "general", CS, Severity.MEDIUM),
     ("moro na Rua das Palmeiras, 322, se alguém da região quiser", "ptsd", CS, Severity.MEDIUM),
     ("i live at 1420 willow creek rd if anyone wants to hang", "general", CS, Severity.MEDIUM),
+    # Last acts told as done or under way, found without the model.
+    ("please dont look for me. this is the last time ill log on", "general", SH, Severity.IMMINENT),
+    ("there's so much blood and it won't stop", "general", SH, Severity.IMMINENT),
+    ("mum collapsed in the bathroom next to empty pill bottles", "general", OD, Severity.IMMINENT),
+    ("he's throwing things at me right now", "general", AB, Severity.IMMINENT),
+    ("dare you to jump lol", "general", EN, Severity.HIGH),
     # Asking a young person for a handle, a school or where they live; a handle given by
     # reference; a meet-up or a pick-up; a number in words (youth room: medium).
     ("whats ur snap? ill add u tonight", "youth", CS, Severity.MEDIUM),
