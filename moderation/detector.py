@@ -32,6 +32,7 @@ from moderation.lexicon import (
     Rule,
     TaggedTrie,
     Trigger,
+    expand,
     load_all,
     tag_of,
     tagged_tries,
@@ -267,6 +268,7 @@ class Detector:
             for lx in self.lexicons
             for r in lx.rules
         ]
+        self._same = self._shared_leaves(deep_items)
         self._deep_all = self._compile_deep(deep_items, None)
         # Gated contact triggers (language-independent, common.toml): (gate, patterns).
         self._gated: list[tuple[re.Pattern[str], list[re.Pattern[str]]]] = [
@@ -333,6 +335,39 @@ class Detector:
         }
         post = [p for cues in by_lang.values() for p in cues.get("post_negation", [])]
         self._post_negation = CueList(post) if post else None
+
+    def _shared_leaves(
+        self, items: list[tuple[str, str, str]]
+    ) -> dict[str, tuple[tuple[Trigger, str], ...]]:
+        """Trie groups whose exact pattern also belongs to other triggers or anchors.
+
+        Identical patterns share one trie leaf and the match names only the first group,
+        so a farewell phrase that is also a contact phrase, or a trigger phrase that is
+        also a concept's anchor, would be seen as one of them only. Keyed by the group
+        name a match reports; each entry lists every (trigger, language) with the pattern.
+        """
+        by_src: dict[str, list[tuple[str, str]]] = {}
+        for pat, tag, lang in items:
+            for k, e in enumerate(expand(pat)):
+                by_src.setdefault(e, []).append((f"{tag}x{k}", lang))
+        out: dict[str, tuple[tuple[Trigger, str], ...]] = {}
+        for groups in by_src.values():
+            owners: dict[int, tuple[Trigger, str]] = {}
+            for group, lang in groups:
+                trig = self._tags[tag_of(group)]
+                owners.setdefault(id(trig), (trig, lang))
+            if len(owners) > 1:
+                for group, _ in groups:
+                    out[group] = tuple(owners.values())
+        return out
+
+    def _triggers_of(self, group: str | None, scope: frozenset[str] | None) -> list[Trigger]:
+        """Every trigger behind one trie match (see _shared_leaves), within the
+        languages the scan was limited to (None: all)."""
+        same = self._same.get(group or "")
+        if same is None:
+            return [self._tags[tag_of(group)]]
+        return [t for t, lang in same if scope is None or lang in scope]
 
     def _patterns(self, lang: str | None) -> tuple[list[TaggedTrie], list[re.Pattern[str]]]:
         """The trigger regexes for `lang` (all languages when None or unknown)."""
@@ -493,10 +528,15 @@ class Detector:
         one, NEUTRAL_CONCEPTS, does not)."""
         hits: list[_Hit] = []
         first, pos = resume
+        scope = (
+            frozenset({lang_hint, "en", "common"})
+            if lang_hint and lang_hint in self.languages
+            else None
+        )
         for tt in deep_rx[first:]:
             for m in tt.finditer(dp, pos):
-                trig = self._tags[tag_of(m.lastgroup)]
-                hits.append(_Hit(trig, m.start(), m.end(), False, trig.severity))
+                for trig in self._triggers_of(m.lastgroup, scope):
+                    hits.append(_Hit(trig, m.start(), m.end(), False, trig.severity))
             pos = 0
         if _LIGHT_GATE.search(lt) is not None:
             for rx in self._light_candidates(lt, light_rx):

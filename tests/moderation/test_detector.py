@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from moderation.detector import Detector, default_detector
@@ -443,3 +446,19 @@ def test_recovery_talk_and_body_signs_alone_are_not_risk_seen(lexicon_only: Dete
     assert lexicon_only.lexicon_verdict("4 months clean today, ran 5k")[1] == NOTHING
     assert lexicon_only.lexicon_verdict("my heart is racing before the exam")[1] == NOTHING
     assert lexicon_only.lexicon_verdict("the pills are in my drawer")[1] == SEEN
+
+
+def test_identical_patterns_under_two_triggers_both_fire(tmp_path: Path) -> None:
+    """One trie leaf holds both: the match must report each trigger, not the first."""
+    lex = tmp_path / "lexicons"
+    shutil.copytree(default_detector().lexicon_dir, lex)
+    twins = "".join(
+        f'\n[[trigger]]\nid = "en.twin_{kind}"\nkind = "{kind}"\ncategories = ["{cat}"]\n'
+        f'severity = "high"\npatterns = [\'zorblax meetup at the quarry\']\n'
+        for kind, cat in (("contact", CS), ("grooming", AB))
+    )
+    with (lex / "en.toml").open("a", encoding="utf-8") as fh:
+        fh.write(twins)
+    det = Detector(lexicon_dir=lex, model_path=None)
+    v = det.classify("zorblax meetup at the quarry", room="youth")
+    assert CS in v.categories and AB in v.categories, v
