@@ -45,7 +45,7 @@ from moderation.verdict import CATEGORIES, NO_RISK, Evidence, Severity, Verdict,
 DEFAULT_LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
 
 _SELF_KINDS = frozenset({"wish", "ideation", "intent", "act", "history", "prep"})
-_PAST_AWARE = frozenset({"wish", "ideation", "intent", "act", "history", "abuse"})
+_PAST_AWARE = frozenset({"wish", "ideation", "intent", "act", "history", "abuse", "prep"})
 _HYPERBOLE_CAPPED = frozenset({"wish", "ideation", "intent", "threat"})
 _SELF_CATS = frozenset({"self_harm_risk", "overdose_risk"})
 # Sentence punctuation always ends a clause (language-specific words live in the TOML).

@@ -422,6 +422,15 @@ LEXICON_PASSES = [
     ),
     ("kms this printer jammed again", None),
     ("last day at my job today, said goodbye to everyone. new chapter monday", None),
+    # Abuse reported to the moderators, quoted without quotation marks once normalised.
+    ("modos : le compte xyz envoie va te tuer aux plus jeunes, captures dispo", EN),
+    ("@mods der user abc schreibt leuten bring dich doch um, bitte sperren", EN),
+    ("mods, o perfil tal fica mandando se mata pras meninas, já denunciei", EN),
+    # A year ago, said in each language's own way, with the present told as better.
+    ("hoy hace un año que no tomo. hace un año quería morirme, hoy salgo a correr", SH),
+    ("two years since my attempt today and i feel ok, cake with my mum", SH),
+    # Preparations told as the distant past ("at 15 I wrote a note").
+    ("at 15 i wrote a suicide note. at 24 i'm engaged and happy, it gets better", SH),
     # Talk about apps, and a request told as a report.
     ("snap is down again for everyone??", CS),
     ("my mum took my phone so im on the laptop today", CS),
