@@ -63,6 +63,8 @@ TRAINING_FILES: tuple[str, ...] = (
     "train_v.jsonl",
     "train_w.jsonl",
     "train_x.jsonl",
+    "train_y.jsonl",
+    "train_z.jsonl",
     "benign_a.jsonl",
     "benign_b.jsonl",
     "benign_c.jsonl",

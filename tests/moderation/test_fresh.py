@@ -143,6 +143,20 @@ fresh_eval11 0.931 / 0.940 / 6/56 / 3/36, fresh_eval12 0.911 / 0.920 / 8/56 / 2/
 fresh_eval13 0.913 / 0.949 / 5/56 / 2/36, fresh_eval14 0.960 / 0.960 / 3/56 / 0/36,
 fresh_eval15 0.930 / 0.949 / 5/56 / 1/36. Pooled over fresh_eval8-15: 743 of 798 risk
 messages (0.931), 51 of 455 hard negatives (11 %), 13 of 288 imminent below high.
+
+fresh_eval16.jsonl and fresh_eval17.jsonl (160 messages each, 56 hard negatives, 36
+imminent), by two more independent authors, were scored once on arrival mid-round
+(fresh_eval16 0.929 / 0.911 / 9/56 / 0/36, fresh_eval17 0.929 / 0.948 / 4/56 / 1/36) and
+once with the detector as the round shipped it; nothing was chosen with them, and no row
+of them was read. Between the two: reports to the mods as reported speech, "a year ago"
+and anniversaries as the distant past, past preparations capped like past acts, identical
+patterns under two triggers both reported, five-language farewells that entrust someone
+("cuiden a Lu por mí"), and two more training sets (train_y: imminent danger in five
+languages; train_z: youth-room false alarms with their twins; 900 rows). Final:
+fresh_eval16 0.949 / 0.922 / 8/56 / 0/36, fresh_eval17 0.929 / 0.948 / 4/56 / 1/36;
+pooled 186 of 198 risk messages (0.939), 12 of 112 hard negatives (11 %), 1 of 72
+imminent below high. The older sets with the final detector: fresh_eval8-15 pooled 751 of
+798 (0.941), 50 of 455 hard negatives (11 %), 11 of 288 imminent below high.
 """
 
 from __future__ import annotations
@@ -175,6 +189,8 @@ FRESH = [
     "fresh_eval13.jsonl",
     "fresh_eval14.jsonl",
     "fresh_eval15.jsonl",
+    "fresh_eval16.jsonl",
+    "fresh_eval17.jsonl",
 ]
 
 
@@ -208,7 +224,8 @@ FLOORS = [
     # Used for concept design: tuning floors, not an estimate.
     Floor("fresh_eval2.jsonl", 0.98, 0.97, 0.03, 0),
     # Used for concept design after its one honest baseline.
-    Floor("fresh_eval3.jsonl", 0.97, 0.97, 0.03, 0, max_misses=20),
+    # 2/62 hard negatives since the sixth round's model (its own rows are training data).
+    Floor("fresh_eval3.jsonl", 0.97, 0.97, 0.04, 0, max_misses=20),
     # Honest once, then tuned on: tuning floors.
     Floor("fresh_eval4.jsonl", 0.97, 0.97, 0.03, 0),
     Floor("fresh_eval5.jsonl", 0.97, 0.97, 0.03, 0),
@@ -218,13 +235,15 @@ FLOORS = [
     Floor("fresh_eval7.jsonl", 0.97, 0.97, 0.03, 0),
     # The honest estimate, kept as a floor so it cannot slip (misses never read).
     Floor("fresh_eval8.jsonl", 0.95, 0.89, 0.18, 1),
-    Floor("fresh_eval9.jsonl", 0.93, 0.92, 0.13, 1),
+    Floor("fresh_eval9.jsonl", 0.93, 0.91, 0.15, 1),
     Floor("fresh_eval10.jsonl", 0.9, 0.92, 0.11, 3),
-    Floor("fresh_eval11.jsonl", 0.93, 0.935, 0.11, 3),
-    Floor("fresh_eval12.jsonl", 0.91, 0.92, 0.15, 2),
-    Floor("fresh_eval13.jsonl", 0.91, 0.945, 0.09, 2),
+    Floor("fresh_eval11.jsonl", 0.94, 0.945, 0.09, 3),
+    Floor("fresh_eval12.jsonl", 0.93, 0.92, 0.15, 2),
+    Floor("fresh_eval13.jsonl", 0.94, 0.945, 0.09, 0),
     Floor("fresh_eval14.jsonl", 0.955, 0.955, 0.06, 0),
-    Floor("fresh_eval15.jsonl", 0.925, 0.945, 0.09, 1),
+    Floor("fresh_eval15.jsonl", 0.945, 0.955, 0.08, 1),
+    Floor("fresh_eval16.jsonl", 0.945, 0.92, 0.15, 0),
+    Floor("fresh_eval17.jsonl", 0.925, 0.945, 0.08, 1),
 ]
 
 
