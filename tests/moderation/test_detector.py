@@ -366,6 +366,13 @@ LEXICON_FINDS = [
     ("anyone near here wanna catch up? my number is 0412 555 239", "general", CS, Severity.MEDIUM),
     ("moro na Rua das Palmeiras, 322, se alguém da região quiser", "ptsd", CS, Severity.MEDIUM),
     ("i live at 1420 willow creek rd if anyone wants to hang", "general", CS, Severity.MEDIUM),
+    # A screening question answered "no" only as a lie is still a disclosure.
+    (
+        "my therapist asked if i had thoughts of suicide and i lied and said no. i do daily",
+        "general",
+        SH,
+        Severity.HIGH,
+    ),
     # Last acts told as done or under way, found without the model.
     ("please dont look for me. this is the last time ill log on", "general", SH, Severity.IMMINENT),
     ("there's so much blood and it won't stop", "general", SH, Severity.IMMINENT),
@@ -431,6 +438,12 @@ LEXICON_PASSES = [
     ("two years since my attempt today and i feel ok, cake with my mum", SH),
     # Preparations told as the distant past ("at 15 I wrote a note").
     ("at 15 i wrote a suicide note. at 24 i'm engaged and happy, it gets better", SH),
+    # A screening question answered "no"; clean from self-harm for a while; news in Hindi.
+    ("my counsellor asked if i'd had thoughts of suicide and i said no, first time in ages", SH),
+    ("la psy m'a demandé si j'avais des idées suicidaires et j'ai dit non", SH),
+    ("no thoughts of self harm this week, just tired", SH),
+    ("400 days clean from self harm today", SH),
+    ("अखबार में पढ़ा कि छात्रों में आत्महत्या के मामले बढ़े हैं", SH),
     # Talk about apps, and a request told as a report.
     ("snap is down again for everyone??", CS),
     ("my mum took my phone so im on the laptop today", CS),
