@@ -252,6 +252,12 @@ class RiskModel:
         return sorted(seen.items(), key=lambda kv: -kv[1])
 
 
+# Lexicon findings the model may overrule when it is all but sure there is no risk
+# (`veto`): "this exam is killing me, one more integral and I jump out the window 💀".
+# Never an imminent finding, abuse or grooming (the model knows few of those), or contact.
+_VETOABLE = frozenset({"self_harm_risk", "overdose_risk", "harm_to_others", "encourages_self_harm"})
+
+
 def decide(
     categories: tuple[str, ...],
     severity: Severity,
@@ -263,7 +269,9 @@ def decide(
     what it saw (NOTHING, SEEN, SET_ASIDE); returns what combine() returns.
 
     A trigger the lexicon set aside by context stands: a bag of words cannot see "not"
-    bind to "suicidal". An imminent finding leaves nothing to add or raise. Where the
+    bind to "suicidal". An imminent finding leaves nothing to add or raise. A finding at
+    high or below is dropped when the model's risk probability is under `veto` (chosen by
+    cross-validation where it cost no imminent message); returns no categories then. Where the
     lexicon saw no risk concept at all, the model must clear `risk_unseen` rather than
     `risk`: its faint words ("tonight", "tired") add up in everyday chat.
     """
@@ -272,6 +280,8 @@ def decide(
     if is_any_risk(categories, severity):
         if severity == Severity.IMMINENT:
             return categories, severity, ()
+        if set(categories) <= _VETOABLE and a.head("risk") < model.threshold("veto", 0.0):
+            return (), Severity.NONE, ()
     elif a.head("risk") < model.threshold("risk" if sight == SEEN else "risk_unseen"):
         return categories, severity, ()
     return combine(categories, severity, a, model)

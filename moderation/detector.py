@@ -438,6 +438,8 @@ class Detector:
             verdict.categories, verdict.severity, sight, model.reading(dp), model
         )
         if not added:
+            if not cats:
+                return NO_RISK  # vetoed by the model (classifier.decide)
             if sev == verdict.severity:
                 return verdict
             return Verdict(verdict.categories, sev, verdict.evidence)

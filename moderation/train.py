@@ -92,6 +92,11 @@ DEFAULT_THRESHOLDS = {
     "imminent": 0.5,
     "raise_high": 0.8,
     "raise_imminent": 0.8,
+    # The model overrules a lexicon finding at high or below under this risk probability
+    # (classifier.decide). 5-fold CV, sixth round: 0.03 drops 52 hard-negative false alarms
+    # and one risk row (a "medium" question about a therapist); 0.05 would also drop an
+    # imminent goodbye (p = 0.042).
+    "veto": 0.03,
 }
 
 

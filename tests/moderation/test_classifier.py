@@ -169,3 +169,28 @@ def test_decide_respects_what_the_lexicon_saw() -> None:
     cats = ("self_harm_risk",)
     assert decide(cats, Severity.IMMINENT, SEEN, sure, model) == (cats, Severity.IMMINENT, ())
     assert decide(cats, Severity.HIGH, SEEN, sure, model) == (cats, Severity.IMMINENT, ())
+
+
+def test_decide_vetoes_only_what_it_may() -> None:
+    """Under `veto` the model drops a lexicon finding at high or below; never an imminent
+    one, abuse or grooming, or contact sharing, and never without a veto threshold."""
+    model = RiskModel(_doc({}, veto=0.03))
+    sure_not = _assess(risk=0.01)
+    sh = ("self_harm_risk",)
+    assert decide(sh, Severity.HIGH, SEEN, sure_not, model) == ((), Severity.NONE, ())
+    assert decide(sh, Severity.HIGH, SEEN, _assess(risk=0.05), model)[0] == sh
+    assert decide(sh, Severity.IMMINENT, SEEN, sure_not, model)[0] == sh
+    both = ("self_harm_risk", "contact_sharing")
+    for cats in (("abuse_disclosure",), ("contact_sharing",), both):
+        assert decide(cats, Severity.MEDIUM, SEEN, sure_not, model)[0] == cats
+    assert decide(sh, Severity.HIGH, SEEN, sure_not, RiskModel(_doc({})))[0] == sh
+
+
+def test_a_vetoed_finding_reaches_nobody() -> None:
+    """The detector returns no risk at all for a vetoed finding (no flag, no card)."""
+    from moderation.detector import default_detector
+
+    text = "im going to murder my brother if he eats my leftovers again 😤"
+    lex, _ = default_detector().lexicon_verdict(text)
+    assert lex.is_risk, lex  # the lexicon alone flags it ...
+    assert not default_detector().classify(text).is_risk  # ... and the model vetoes it

@@ -157,6 +157,15 @@ fresh_eval16 0.949 / 0.922 / 8/56 / 0/36, fresh_eval17 0.929 / 0.948 / 4/56 / 1/
 pooled 186 of 198 risk messages (0.939), 12 of 112 hard negatives (11 %), 1 of 72
 imminent below high. The older sets with the final detector: fresh_eval8-15 pooled 751 of
 798 (0.941), 50 of 455 hard negatives (11 %), 11 of 288 imminent below high.
+
+Last in the round, the model was allowed to overrule a lexicon finding at high or below
+when its own risk probability is under 0.03 (never an imminent finding, abuse, grooming
+or contact), chosen by 5-fold cross-validation on the training rows only (52 fewer
+hard-negative false alarms there, one risk row lost, no imminent one). The held-out sets
+were scored once with it, as a check: fresh_eval8-17 pooled, 937 of 996 risk messages
+found both before and after, hard negatives flagged 62 -> 47 of 567 (8.3 %), imminent
+below high 12 of 360 both times; fresh_eval16/17 0.949 / 0.969 / 3/56 / 0/36 and
+0.929 / 0.968 / 2/56 / 1/36.
 """
 
 from __future__ import annotations
@@ -235,15 +244,15 @@ FLOORS = [
     Floor("fresh_eval7.jsonl", 0.97, 0.97, 0.03, 0),
     # The honest estimate, kept as a floor so it cannot slip (misses never read).
     Floor("fresh_eval8.jsonl", 0.95, 0.89, 0.18, 1),
-    Floor("fresh_eval9.jsonl", 0.93, 0.91, 0.15, 1),
-    Floor("fresh_eval10.jsonl", 0.9, 0.92, 0.11, 3),
-    Floor("fresh_eval11.jsonl", 0.94, 0.945, 0.09, 3),
-    Floor("fresh_eval12.jsonl", 0.93, 0.92, 0.15, 2),
+    Floor("fresh_eval9.jsonl", 0.93, 0.92, 0.13, 1),
+    Floor("fresh_eval10.jsonl", 0.9, 0.95, 0.06, 3),
+    Floor("fresh_eval11.jsonl", 0.94, 0.955, 0.08, 3),
+    Floor("fresh_eval12.jsonl", 0.93, 0.925, 0.13, 2),
     Floor("fresh_eval13.jsonl", 0.94, 0.945, 0.09, 0),
-    Floor("fresh_eval14.jsonl", 0.955, 0.955, 0.06, 0),
-    Floor("fresh_eval15.jsonl", 0.945, 0.955, 0.08, 1),
-    Floor("fresh_eval16.jsonl", 0.945, 0.92, 0.15, 0),
-    Floor("fresh_eval17.jsonl", 0.925, 0.945, 0.08, 1),
+    Floor("fresh_eval14.jsonl", 0.955, 0.965, 0.04, 0),
+    Floor("fresh_eval15.jsonl", 0.945, 0.965, 0.06, 1),
+    Floor("fresh_eval16.jsonl", 0.945, 0.965, 0.06, 0),
+    Floor("fresh_eval17.jsonl", 0.925, 0.965, 0.04, 1),
 ]
 
 
