@@ -438,7 +438,7 @@ class Detector:
             verdict.categories, verdict.severity, sight, model.reading(dp), model
         )
         if not added:
-            if not cats:
+            if verdict.categories and not cats:
                 return NO_RISK  # vetoed by the model (classifier.decide)
             if sev == verdict.severity:
                 return verdict

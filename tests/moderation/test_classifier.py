@@ -194,3 +194,13 @@ def test_a_vetoed_finding_reaches_nobody() -> None:
     lex, _ = default_detector().lexicon_verdict(text)
     assert lex.is_risk, lex  # the lexicon alone flags it ...
     assert not default_detector().classify(text).is_risk  # ... and the model vetoes it
+
+
+def test_a_low_signal_without_categories_is_not_taken_for_a_veto() -> None:
+    """A finding the lexicon capped at low ("kms lol") keeps its low severity: only a
+    finding with categories can be vetoed away."""
+    from moderation.detector import default_detector
+
+    lex, _ = default_detector().lexicon_verdict("kms lol")
+    assert lex.severity == Severity.LOW and not lex.categories, lex
+    assert default_detector().classify("kms lol") == lex
