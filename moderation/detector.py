@@ -369,36 +369,45 @@ class Detector:
             return [self._tags[tag_of(group)]]
         return [t for t, lang in same if scope is None or lang in scope]
 
+    def _scope(self, lang: str | None) -> frozenset[str] | None:
+        """The trigger languages scanned for a message with this language hint: its own,
+        English and common; None (all of them) when there is no hint or it is unknown."""
+        if not lang or lang not in self.languages:
+            return None
+        return frozenset({lang, "en", "common"})
+
     def _patterns(self, lang: str | None) -> tuple[list[TaggedTrie], list[re.Pattern[str]]]:
         """The trigger regexes for `lang` (all languages when None or unknown)."""
-        if not lang or lang not in self.languages:
+        scope = self._scope(lang)
+        if lang is None or scope is None:
             return self._deep_all, self._light_all
         deep = self._deep_by_lang.get(lang)
         if deep is None:
-            deep = self._deep_by_lang[lang] = self._compile_deep(self._items[0], lang)
-            self._light_by_lang[lang] = self._compile(self._items[1], lang, word_start=False)
+            deep = self._deep_by_lang[lang] = self._compile_deep(self._items[0], scope)
+            self._light_by_lang[lang] = self._compile(self._items[1], scope, word_start=False)
         return deep, self._light_by_lang[lang]
 
     @staticmethod
-    def _chosen(items: list[tuple[str, str, str]], lang: str | None) -> list[tuple[str, str]]:
-        keep = {lang, "en", "common"} if lang else None
-        return [(p, t) for p, t, lg in items if keep is None or lg in keep]
+    def _chosen(
+        items: list[tuple[str, str, str]], scope: frozenset[str] | None
+    ) -> list[tuple[str, str]]:
+        return [(p, t) for p, t, lg in items if scope is None or lg in scope]
 
     @classmethod
     def _compile(
-        cls, items: list[tuple[str, str, str]], lang: str | None, *, word_start: bool
+        cls, items: list[tuple[str, str, str]], scope: frozenset[str] | None, *, word_start: bool
     ) -> list[re.Pattern[str]]:
-        chosen = cls._chosen(items, lang)
+        chosen = cls._chosen(items, scope)
         if not chosen:
             return []
         return [re.compile(src) for src in trie_regexes(chosen, word_start=word_start)]
 
     @classmethod
     def _compile_deep(
-        cls, items: list[tuple[str, str, str]], lang: str | None
+        cls, items: list[tuple[str, str, str]], scope: frozenset[str] | None
     ) -> list[TaggedTrie]:
         """The deep trigger tries (word-start), split for fast scanning (see TaggedTrie)."""
-        chosen = cls._chosen(items, lang)
+        chosen = cls._chosen(items, scope)
         return tagged_tries(chosen, word_start=True) if chosen else []
 
     def _guess_lang(self, dp: str, hint: str | None) -> str:
@@ -530,11 +539,7 @@ class Detector:
         one, NEUTRAL_CONCEPTS, does not)."""
         hits: list[_Hit] = []
         first, pos = resume
-        scope = (
-            frozenset({lang_hint, "en", "common"})
-            if lang_hint and lang_hint in self.languages
-            else None
-        )
+        scope = self._scope(lang_hint)  # the languages deep_rx was compiled for
         for tt in deep_rx[first:]:
             for m in tt.finditer(dp, pos):
                 for trig in self._triggers_of(m.lastgroup, scope):
